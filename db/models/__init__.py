@@ -1,0 +1,35 @@
+"""Every table, importable from one place (Alembic reads `Base.metadata` from here)."""
+
+from db.base import Base
+from db.models.api_keys import ApiKey
+from db.models.assets import Asset
+from db.models.campaigns import Campaign
+from db.models.clients import Client
+from db.models.enums import (
+    ApiKeyRole,
+    AssetKind,
+    AssetOrigin,
+    CampaignStatus,
+    JobKind,
+    JobStatus,
+    SubJobStatus,
+)
+from db.models.jobs import Job, JobEvent, SubJob
+
+__all__ = [
+    "ApiKey",
+    "ApiKeyRole",
+    "Asset",
+    "AssetKind",
+    "AssetOrigin",
+    "Base",
+    "Campaign",
+    "CampaignStatus",
+    "Client",
+    "Job",
+    "JobEvent",
+    "JobKind",
+    "JobStatus",
+    "SubJob",
+    "SubJobStatus",
+]

@@ -1,0 +1,28 @@
+"""Relay global IDs: base64("Type:uuid"), decoded with a typed error naming the field."""
+
+from __future__ import annotations
+
+import uuid
+
+from strawberry import relay
+
+from services.errors import NotFound
+
+
+def encode(type_name: str, row_id: uuid.UUID) -> str:
+    return str(relay.GlobalID(type_name=type_name, node_id=str(row_id)))
+
+
+def decode(value: str, type_name: str, field: str) -> uuid.UUID:
+    """The row id inside a global ID of `type_name`; NotFound for anything else."""
+    try:
+        gid = relay.GlobalID.from_id(value)
+        if gid.type_name != type_name:
+            raise ValueError(gid.type_name)
+        return uuid.UUID(gid.node_id)
+    except Exception:
+        raise NotFound(f"no {type_name} with this id", field=field) from None
+
+
+def decode_optional(value: str | None, type_name: str, field: str) -> uuid.UUID | None:
+    return None if value is None else decode(value, type_name, field)

@@ -1,0 +1,143 @@
+"""DataLoaders: one short session per batch, so concurrent resolvers never share one."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
+
+from db.models import Asset, Campaign, CampaignStatus, Client, Job, SubJob
+from services import assets, campaigns, clients, jobs, stats
+from services.assets import AssetFilter
+from services.jobs import JobFilter
+from services.pagination import Page, PageArgs
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+G = TypeVar("G", bound=Hashable)
+
+Factory = async_sessionmaker[AsyncSession]
+
+
+def _by_id(
+    factory: Factory, fetch: Callable[[AsyncSession, Sequence[uuid.UUID]], Awaitable[list[V]]]
+) -> DataLoader[uuid.UUID, V | None]:
+    async def load(ids: list[uuid.UUID]) -> list[V | None]:
+        async with factory() as session:
+            rows = {getattr(r, "id"): r for r in await fetch(session, ids)}  # noqa: B009
+        return [rows.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _grouped(
+    factory: Factory,
+    group: Callable[[K], tuple[uuid.UUID, G]],
+    fetch: Callable[[AsyncSession, list[uuid.UUID], G], Awaitable[dict[uuid.UUID, V]]],
+) -> DataLoader[K, V]:
+    """Keys are (parent, options); one statement per distinct options, all parents in it."""
+
+    async def load(keys: list[K]) -> list[V]:
+        by_options: dict[G, list[uuid.UUID]] = defaultdict(list)
+        for key in keys:
+            parent, options = group(key)
+            by_options[options].append(parent)
+        results: dict[tuple[uuid.UUID, G], V] = {}
+        async with factory() as session:
+            for options, parents in by_options.items():
+                for parent, value in (await fetch(session, parents, options)).items():
+                    results[(parent, options)] = value
+        return [results[group(k)] for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _split(key: tuple[Any, ...]) -> tuple[uuid.UUID, tuple[Any, ...]]:
+    return key[0], key[1:]
+
+
+class Loaders:
+    def __init__(self, factory: Factory) -> None:
+        self.client: DataLoader[uuid.UUID, Client | None] = _by_id(factory, clients.load_clients)
+        self.campaign: DataLoader[uuid.UUID, Campaign | None] = _by_id(
+            factory, campaigns.load_campaigns
+        )
+        self.asset: DataLoader[uuid.UUID, Asset | None] = _by_id(factory, assets.load_assets)
+        self.job: DataLoader[uuid.UUID, Job | None] = _by_id(factory, jobs.load_jobs)
+
+        async def campaign_pages(
+            s: AsyncSession, ids: list[uuid.UUID], o: tuple[CampaignStatus | None, PageArgs]
+        ) -> dict[uuid.UUID, Page[Campaign]]:
+            return await campaigns.pages_for_clients(s, ids, o[0], o[1])
+
+        async def campaign_counts(
+            s: AsyncSession, ids: list[uuid.UUID], o: tuple[CampaignStatus | None]
+        ) -> dict[uuid.UUID, int]:
+            return await campaigns.counts_for_clients(s, ids, o[0])
+
+        async def asset_pages(
+            s: AsyncSession, ids: list[uuid.UUID], o: tuple[AssetFilter, PageArgs]
+        ) -> dict[uuid.UUID, Page[Asset]]:
+            return await assets.pages_for_campaigns(s, ids, o[0], o[1])
+
+        async def asset_counts(
+            s: AsyncSession, ids: list[uuid.UUID], o: tuple[AssetFilter]
+        ) -> dict[uuid.UUID, int]:
+            return await assets.counts_for_campaigns(s, ids, o[0])
+
+        async def job_pages(
+            s: AsyncSession, ids: list[uuid.UUID], o: tuple[JobFilter, PageArgs]
+        ) -> dict[uuid.UUID, Page[Job]]:
+            return await jobs.pages_for_campaigns(s, ids, o[0], o[1])
+
+        async def job_counts(
+            s: AsyncSession, ids: list[uuid.UUID], o: tuple[JobFilter]
+        ) -> dict[uuid.UUID, int]:
+            return await jobs.counts_for_campaigns(s, ids, o[0])
+
+        async def client_stats(
+            s: AsyncSession, ids: list[uuid.UUID], _: tuple[()]
+        ) -> dict[uuid.UUID, stats.ClientStats]:
+            return await stats.client_stats(s, ids)
+
+        async def campaign_stats(
+            s: AsyncSession, ids: list[uuid.UUID], _: tuple[()]
+        ) -> dict[uuid.UUID, stats.CampaignStats]:
+            return await stats.campaign_stats(s, ids)
+
+        async def sub_jobs(
+            s: AsyncSession, ids: list[uuid.UUID], _: tuple[()]
+        ) -> dict[uuid.UUID, list[SubJob]]:
+            return await jobs.sub_jobs_for_jobs(s, ids)
+
+        self.campaign_page: DataLoader[
+            tuple[uuid.UUID, CampaignStatus | None, PageArgs], Page[Campaign]
+        ] = _grouped(factory, _split, campaign_pages)
+        self.campaign_count: DataLoader[tuple[uuid.UUID, CampaignStatus | None], int] = _grouped(
+            factory, _split, campaign_counts
+        )
+        self.asset_page: DataLoader[tuple[uuid.UUID, AssetFilter, PageArgs], Page[Asset]] = (
+            _grouped(factory, _split, asset_pages)
+        )
+        self.asset_count: DataLoader[tuple[uuid.UUID, AssetFilter], int] = _grouped(
+            factory, _split, asset_counts
+        )
+        self.job_page: DataLoader[tuple[uuid.UUID, JobFilter, PageArgs], Page[Job]] = _grouped(
+            factory, _split, job_pages
+        )
+        self.job_count: DataLoader[tuple[uuid.UUID, JobFilter], int] = _grouped(
+            factory, _split, job_counts
+        )
+        self.client_stats: DataLoader[tuple[uuid.UUID], stats.ClientStats] = _grouped(
+            factory, _split, client_stats
+        )
+        self.campaign_stats: DataLoader[tuple[uuid.UUID], stats.CampaignStats] = _grouped(
+            factory, _split, campaign_stats
+        )
+        self.sub_jobs: DataLoader[tuple[uuid.UUID], list[SubJob]] = _grouped(
+            factory, _split, sub_jobs
+        )

@@ -1,0 +1,34 @@
+"""Run a mutation as one unit of work; expected failures become `UserError` payloads."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gql.context import Info
+from gql.types.errors import UserError
+from services.errors import ServiceError
+from services.uow import unit_of_work
+from services.viewer import Viewer
+
+T = TypeVar("T")
+
+
+async def mutate(info: Info, work: Callable[[AsyncSession, Viewer], Awaitable[T]]) -> T | UserError:
+    viewer = info.context.require_viewer()
+    try:
+        async with unit_of_work(info.context.runtime.session_factory) as session:
+            return await work(session, viewer)
+    except ServiceError as exc:
+        return UserError.of(exc)
+
+
+@strawberry.type(description="The row a `delete*` mutation removed.")
+class DeletePayload:
+    deleted_id: strawberry.ID
+
+
+DeleteResult = Annotated[DeletePayload | UserError, strawberry.union("DeleteResult")]

@@ -1,0 +1,45 @@
+"""The Strawberry schema, with its extensions; `schema.graphql` is exported from here."""
+
+from __future__ import annotations
+
+import functools
+
+import strawberry
+from strawberry.extensions import ParserCache, QueryDepthLimiter, ValidationCache
+
+from gql.errors import MaskUnexpectedErrors
+from gql.mutations.assets import AssetMutations
+from gql.mutations.campaigns import CampaignMutations
+from gql.mutations.clients import ClientMutations
+from gql.queries import Query
+from gql.types.assets import Asset
+from gql.types.campaigns import Campaign
+from gql.types.clients import Client
+from gql.types.errors import UserError
+from gql.types.jobs import Job
+
+
+@strawberry.type
+class Mutation(ClientMutations, CampaignMutations, AssetMutations):
+    pass
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Client, Campaign, Asset, Job, UserError],
+        extensions=[
+            functools.partial(ParserCache, maxsize=512),
+            functools.partial(ValidationCache, maxsize=512),
+            functools.partial(QueryDepthLimiter, max_depth=12),
+            MaskUnexpectedErrors,
+        ],
+    )
+
+
+schema = build_schema()
+
+
+def export_sdl() -> str:
+    return schema.as_str() + "\n"

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import relay
+
+from db import models
+from gql.context import Info
+from gql.types.enums import AssetKind, AssetOrigin
+from gql.types.node import resolve_owned
+
+if TYPE_CHECKING:
+    from gql.types.campaigns import Campaign
+    from gql.types.clients import Client
+
+
+@strawberry.type(description="An image, video, audio track or document, uploaded or generated.")
+class Asset(relay.Node):
+    id: relay.NodeID[str]
+    kind: AssetKind
+    origin: AssetOrigin
+    filename: str
+    mime_type: str
+    size_bytes: float = strawberry.field(description="Size in bytes (a Float: files pass 2^31).")
+    sha256: str
+    width: int | None
+    height: int | None
+    duration_seconds: float | None
+    created_at: datetime
+    row: strawberry.Private[models.Asset]
+
+    @classmethod
+    def from_row(cls, row: models.Asset) -> Asset:
+        return cls(
+            id=str(row.id),
+            kind=row.kind,
+            origin=row.origin,
+            filename=row.filename,
+            mime_type=row.mime_type,
+            size_bytes=row.size_bytes,
+            sha256=row.sha256,
+            width=row.width,
+            height=row.height,
+            duration_seconds=row.duration_seconds,
+            created_at=row.created_at,
+            row=row,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Asset | None]:
+        return await resolve_owned(
+            info, node_ids, info.context.loaders.asset, lambda r: r.client_id, cls.from_row
+        )
+
+    @strawberry.field(
+        description="Signed download URL (expires; supports HTTP Range for seeking video)."
+    )
+    def url(self, info: Info) -> str:
+        base = str(info.context.request.base_url).rstrip("/")
+        return base + info.context.runtime.signer.path(self.row.id)
+
+    @strawberry.field
+    async def campaign(
+        self, info: Info
+    ) -> Annotated[Campaign, strawberry.lazy("gql.types.campaigns")] | None:
+        from gql.types.campaigns import Campaign
+
+        if self.row.campaign_id is None:
+            return None
+        row = await info.context.loaders.campaign.load(self.row.campaign_id)
+        return Campaign.from_row(row) if row is not None else None
+
+    @strawberry.field
+    async def client(self, info: Info) -> Annotated[Client, strawberry.lazy("gql.types.clients")]:
+        from gql.types.clients import Client
+
+        row = await info.context.loaders.client.load(self.row.client_id)
+        assert row is not None
+        return Client.from_row(row)

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from db import models
+from gql.context import Info
+from gql.types.connection import Connection
+from gql.types.enums import AssetKind, AssetOrigin, CampaignStatus, JobKind, JobStatus
+from gql.types.node import resolve_owned
+from services.assets import AssetFilter
+from services.jobs import JobFilter
+from services.pagination import PageArgs
+
+if TYPE_CHECKING:
+    from gql.types.assets import Asset
+    from gql.types.clients import Client
+    from gql.types.jobs import Job
+
+
+@strawberry.type
+class CampaignStats:
+    video_count: int = strawberry.field(description="Video assets, uploaded and generated.")
+    total_spend_usd: Decimal = strawberry.field(description="Actual cost of all jobs.")
+    average_cost_usd: Decimal | None = strawberry.field(
+        description="Average actual cost of a succeeded job; null before the first one."
+    )
+    job_count: int
+
+
+@strawberry.type
+class Campaign(relay.Node):
+    id: relay.NodeID[str]
+    name: str
+    goal: str | None
+    audience: str | None
+    status: CampaignStatus
+    product_url: str | None
+    budget_usd: Decimal | None
+    metadata: JSON
+    created_at: datetime
+    updated_at: datetime
+    row: strawberry.Private[models.Campaign]
+
+    @classmethod
+    def from_row(cls, row: models.Campaign) -> Campaign:
+        return cls(
+            id=str(row.id),
+            name=row.name,
+            goal=row.goal,
+            audience=row.audience,
+            status=row.status,
+            product_url=row.product_url,
+            budget_usd=row.budget_usd,
+            metadata=row.metadata_,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Campaign | None]:
+        return await resolve_owned(
+            info, node_ids, info.context.loaders.campaign, lambda r: r.client_id, cls.from_row
+        )
+
+    @strawberry.field
+    async def client(self, info: Info) -> Annotated[Client, strawberry.lazy("gql.types.clients")]:
+        from gql.types.clients import Client
+
+        row = await info.context.loaders.client.load(self.row.client_id)
+        assert row is not None
+        return Client.from_row(row)
+
+    @strawberry.field
+    async def assets(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        kind: AssetKind | None = None,
+        origin: AssetOrigin | None = None,
+    ) -> Connection[Annotated[Asset, strawberry.lazy("gql.types.assets")]]:
+        from gql.types.assets import Asset
+
+        args = _page_args(info, first, after)
+        flt = AssetFilter(kind=kind, origin=origin)
+        loaders = info.context.loaders
+        page = await loaders.asset_page.load((self.row.id, flt, args))
+        return Connection.of(
+            page,
+            Asset.from_row,
+            lambda: loaders.asset_count.load((self.row.id, flt)),
+            has_previous=args.after is not None,
+        )
+
+    @strawberry.field
+    async def jobs(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: JobStatus | None = None,
+        kind: JobKind | None = None,
+        model: str | None = None,
+    ) -> Connection[Annotated[Job, strawberry.lazy("gql.types.jobs")]]:
+        from gql.types.jobs import Job
+
+        args = _page_args(info, first, after)
+        flt = JobFilter(status=status, kind=kind, model=model)
+        loaders = info.context.loaders
+        page = await loaders.job_page.load((self.row.id, flt, args))
+        return Connection.of(
+            page,
+            Job.from_row,
+            lambda: loaders.job_count.load((self.row.id, flt)),
+            has_previous=args.after is not None,
+        )
+
+    @strawberry.field
+    async def stats(self, info: Info) -> CampaignStats:
+        found = await info.context.loaders.campaign_stats.load((self.row.id,))
+        return CampaignStats(
+            video_count=found.video_count,
+            total_spend_usd=found.total_spend_usd,
+            average_cost_usd=found.average_cost_usd,
+            job_count=found.job_count,
+        )
+
+
+def _page_args(info: Info, first: int | None, after: str | None) -> PageArgs:
+    settings = info.context.runtime.settings
+    return PageArgs.parse(
+        first, after, default=settings.default_page_size, maximum=settings.max_page_size
+    )

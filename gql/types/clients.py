@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from db import models
+from gql.context import Info
+from gql.types.connection import Connection
+from gql.types.enums import CampaignStatus
+from gql.types.node import resolve_owned
+from services.pagination import PageArgs
+
+if TYPE_CHECKING:
+    from gql.types.assets import Asset
+    from gql.types.campaigns import Campaign
+
+
+@strawberry.type
+class BrandColor:
+    name: str | None
+    hex: str
+
+
+@strawberry.type(description="How every generation for this client must look and sound.")
+class BrandGuidelines:
+    colors: list[BrandColor]
+    tone: str | None
+    dos: list[str]
+    donts: list[str]
+    logo_asset_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field
+    async def logo(
+        self, info: Info
+    ) -> Annotated[Asset, strawberry.lazy("gql.types.assets")] | None:
+        from gql.types.assets import Asset
+
+        if self.logo_asset_id is None:
+            return None
+        row = await info.context.loaders.asset.load(self.logo_asset_id)
+        return Asset.from_row(row) if row is not None else None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BrandGuidelines:
+        logo = data.get("logo_asset_id")
+        return cls(
+            colors=[BrandColor(name=c.get("name"), hex=c["hex"]) for c in data.get("colors", [])],
+            tone=data.get("tone"),
+            dos=list(data.get("dos", [])),
+            donts=list(data.get("donts", [])),
+            logo_asset_id=uuid.UUID(logo) if logo else None,
+        )
+
+
+@strawberry.type
+class ClientStats:
+    campaign_count: int
+    video_count: int = strawberry.field(description="Video assets, uploaded and generated.")
+    total_spend_usd: Decimal = strawberry.field(description="Actual cost of all jobs.")
+
+
+@strawberry.type
+class Client(relay.Node):
+    id: relay.NodeID[str]
+    name: str
+    homepage: str | None
+    notes: str | None
+    metadata: JSON
+    created_at: datetime
+    updated_at: datetime
+    row: strawberry.Private[models.Client]
+
+    @classmethod
+    def from_row(cls, row: models.Client) -> Client:
+        return cls(
+            id=str(row.id),
+            name=row.name,
+            homepage=row.homepage,
+            notes=row.notes,
+            metadata=row.metadata_,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Client | None]:
+        return await resolve_owned(
+            info, node_ids, info.context.loaders.client, lambda r: r.id, cls.from_row
+        )
+
+    @strawberry.field
+    def brand_guidelines(self) -> BrandGuidelines:
+        return BrandGuidelines.from_json(self.row.brand_guidelines)
+
+    @strawberry.field
+    async def campaigns(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: CampaignStatus | None = None,
+    ) -> Connection[Annotated[Campaign, strawberry.lazy("gql.types.campaigns")]]:
+        from gql.types.campaigns import Campaign
+
+        settings = info.context.runtime.settings
+        args = PageArgs.parse(
+            first, after, default=settings.default_page_size, maximum=settings.max_page_size
+        )
+        loaders = info.context.loaders
+        page = await loaders.campaign_page.load((self.row.id, status, args))
+        return Connection.of(
+            page,
+            Campaign.from_row,
+            lambda: loaders.campaign_count.load((self.row.id, status)),
+            has_previous=args.after is not None,
+        )
+
+    @strawberry.field
+    async def stats(self, info: Info) -> ClientStats:
+        found = await info.context.loaders.client_stats.load((self.row.id,))
+        return ClientStats(
+            campaign_count=found.campaign_count,
+            video_count=found.video_count,
+            total_spend_usd=found.total_spend_usd,
+        )

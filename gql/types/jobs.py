@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry import relay
+from strawberry.scalars import JSON
+
+from db import models
+from gql.context import Info
+from gql.types.enums import JobKind, JobStatus, SubJobStatus
+from gql.types.node import parse_uuid
+
+if TYPE_CHECKING:
+    from gql.types.assets import Asset
+    from gql.types.campaigns import Campaign
+
+
+async def _asset(info: Info, asset_id: uuid.UUID | None) -> Asset | None:
+    from gql.types.assets import Asset
+
+    if asset_id is None:
+        return None
+    row = await info.context.loaders.asset.load(asset_id)
+    return Asset.from_row(row) if row is not None else None
+
+
+@strawberry.type(description="One prediction of a job: a clip, an image or a track.")
+class SubJob:
+    index: int
+    model: str
+    provider: str
+    status: SubJobStatus
+    progress: float | None = strawberry.field(description="0..1, or null when unknown.")
+    attempts: int
+    cost_usd: Decimal
+    error_code: str | None
+    error: str | None
+    input: JSON
+    started_at: datetime | None
+    finished_at: datetime | None
+    row: strawberry.Private[models.SubJob]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(relay.GlobalID("SubJob", str(self.row.id))))
+
+    @classmethod
+    def from_row(cls, row: models.SubJob) -> SubJob:
+        return cls(
+            index=row.index,
+            model=row.model,
+            provider=row.provider,
+            status=row.status,
+            progress=row.progress,
+            attempts=row.attempts,
+            cost_usd=row.cost_usd,
+            error_code=row.error_code,
+            error=row.error,
+            input=row.input,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            row=row,
+        )
+
+    @strawberry.field
+    async def output_asset(
+        self, info: Info
+    ) -> Annotated[Asset, strawberry.lazy("gql.types.assets")] | None:
+        return await _asset(info, self.row.output_asset_id)
+
+
+@strawberry.type(description="A generation request against a campaign.")
+class Job(relay.Node):
+    id: relay.NodeID[str]
+    kind: JobKind
+    status: JobStatus
+    model: str | None
+    params: JSON
+    cost_estimate_usd: Decimal
+    cost_actual_usd: Decimal
+    error_code: str | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    row: strawberry.Private[models.Job]
+
+    @classmethod
+    def from_row(cls, row: models.Job) -> Job:
+        return cls(
+            id=str(row.id),
+            kind=row.kind,
+            status=row.status,
+            model=row.model,
+            params=row.params,
+            cost_estimate_usd=row.cost_estimate_usd,
+            cost_actual_usd=row.cost_actual_usd,
+            error_code=row.error_code,
+            error=row.error,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            row=row,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[Job | None]:
+        viewer = info.context.require_viewer()
+        loaders = info.context.loaders
+        ids = [i for i in (parse_uuid(n) for n in node_ids) if i is not None]
+        rows = {r.id: r for r in await loaders.job.load_many(ids) if r is not None}
+        campaigns = await loaders.campaign.load_many([r.campaign_id for r in rows.values()])
+        allowed = {c.id for c in campaigns if c is not None and viewer.can_access(c.client_id)}
+        out: list[Job | None] = []
+        for node_id in node_ids:
+            row = rows.get(parse_uuid(node_id))  # type: ignore[arg-type]
+            out.append(cls.from_row(row) if row and row.campaign_id in allowed else None)
+        return out
+
+    @strawberry.field
+    async def campaign(
+        self, info: Info
+    ) -> Annotated[Campaign, strawberry.lazy("gql.types.campaigns")]:
+        from gql.types.campaigns import Campaign
+
+        row = await info.context.loaders.campaign.load(self.row.campaign_id)
+        assert row is not None
+        return Campaign.from_row(row)
+
+    @strawberry.field
+    async def sub_jobs(self, info: Info) -> list[SubJob]:
+        rows = await info.context.loaders.sub_jobs.load((self.row.id,))
+        return [SubJob.from_row(r) for r in rows]
+
+    @strawberry.field
+    async def output_asset(
+        self, info: Info
+    ) -> Annotated[Asset, strawberry.lazy("gql.types.assets")] | None:
+        return await _asset(info, self.row.output_asset_id)

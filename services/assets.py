@@ -1,0 +1,157 @@
+"""Assets: uploads streamed to content-addressed storage, typed by their bytes, probed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Asset, AssetKind, AssetOrigin
+from services.campaigns import get_campaign
+from services.clients import get_client
+from services.errors import InvalidInput, NotFound, UnsupportedFile
+from services.media.probe import ProbeError, probe
+from services.media.sniff import sniff
+from services.pagination import Page, PageArgs, count_by_parent, fetch_pages_by_parent
+from services.storage import LocalStorage
+from services.uow import on_rollback
+from services.viewer import Viewer
+
+
+@dataclass(frozen=True, slots=True)
+class AssetFilter:
+    kind: AssetKind | None = None
+    origin: AssetOrigin | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if self.kind is not None:
+            out.append(Asset.kind == self.kind)
+        if self.origin is not None:
+            out.append(Asset.origin == self.origin)
+        return out
+
+
+async def get_asset(
+    session: AsyncSession, viewer: Viewer, asset_id: uuid.UUID, field: str = "id"
+) -> Asset:
+    asset = await session.get(Asset, asset_id)
+    if asset is None or not viewer.can_access(asset.client_id):
+        raise NotFound("no such asset", field=field)
+    return asset
+
+
+async def load_assets(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Asset]:
+    return list(await session.scalars(select(Asset).where(Asset.id.in_(ids))))
+
+
+async def pages_for_campaigns(
+    session: AsyncSession, campaign_ids: Sequence[uuid.UUID], flt: AssetFilter, args: PageArgs
+) -> dict[uuid.UUID, Page[Asset]]:
+    return await fetch_pages_by_parent(
+        session, Asset, Asset.campaign_id, campaign_ids, flt.clauses(), args
+    )
+
+
+async def counts_for_campaigns(
+    session: AsyncSession, campaign_ids: Sequence[uuid.UUID], flt: AssetFilter
+) -> dict[uuid.UUID, int]:
+    return await count_by_parent(session, Asset.campaign_id, campaign_ids, flt.clauses())
+
+
+def _clean_filename(name: str | None, extension: str) -> str:
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    base = "".join(ch for ch in base if ch.isprintable())[:200]
+    return base or f"upload.{extension}"
+
+
+async def upload_asset(
+    session: AsyncSession,
+    viewer: Viewer,
+    storage: LocalStorage,
+    *,
+    campaign_id: uuid.UUID | None,
+    client_id: uuid.UUID | None,
+    filename: str | None,
+    chunks: AsyncIterator[bytes],
+    max_bytes: int,
+) -> Asset:
+    """Store an upload under a campaign (or a client, for logos) after checking its bytes."""
+    if (campaign_id is None) == (client_id is None):
+        raise InvalidInput("give exactly one of campaignId or clientId", field="campaignId")
+    if campaign_id is not None:
+        campaign = await get_campaign(session, viewer, campaign_id, field="campaignId")
+        owner_id = campaign.client_id
+    else:
+        assert client_id is not None
+        try:
+            owner_id = (await get_client(session, viewer, client_id)).id
+        except NotFound as exc:
+            raise NotFound(exc.message, field="clientId") from None
+
+    staged = await storage.stage(chunks, max_bytes=max_bytes)
+    try:
+        if staged.size == 0:
+            raise UnsupportedFile("is empty", field="file")
+        sniffed = sniff(staged.head)
+        if sniffed is None:
+            raise UnsupportedFile(
+                "is not a supported image, video, audio or PDF file", field="file"
+            )
+        kind = sniffed.kind
+        width = height = None
+        duration = None
+        if kind is not AssetKind.DOCUMENT:
+            try:
+                info = await probe(staged.path)
+            except ProbeError:
+                raise UnsupportedFile(
+                    f"looks like {sniffed.mime_type} but cannot be decoded", field="file"
+                ) from None
+            if kind is AssetKind.VIDEO and not info.has_video and info.has_audio:
+                kind = AssetKind.AUDIO
+            width, height = info.width, info.height
+            duration = None if kind is AssetKind.IMAGE else info.duration_seconds
+    except BaseException:
+        storage.discard(staged)
+        raise
+
+    key, created = storage.commit(staged)
+    if created:
+
+        async def _remove_orphan() -> None:
+            storage.delete(key)
+
+        on_rollback(session, _remove_orphan)
+    asset = Asset(
+        client_id=owner_id,
+        campaign_id=campaign_id,
+        kind=kind,
+        origin=AssetOrigin.UPLOADED,
+        filename=_clean_filename(filename, sniffed.extension),
+        mime_type=sniffed.mime_type,
+        size_bytes=staged.size,
+        sha256=staged.sha256,
+        storage_key=key,
+        width=width,
+        height=height,
+        duration_seconds=duration,
+    )
+    session.add(asset)
+    await session.flush()
+    return asset
+
+
+async def delete_asset(session: AsyncSession, viewer: Viewer, asset_id: uuid.UUID) -> Asset:
+    """Remove the row; the blob goes at the next sweep once nothing references it."""
+    asset = await get_asset(session, viewer, asset_id)
+    await session.delete(asset)
+    await session.flush()
+    return asset
+
+
+async def referenced_storage_keys(session: AsyncSession) -> set[str]:
+    return set(await session.scalars(select(Asset.storage_key).distinct()))

@@ -1,0 +1,124 @@
+"""Clients and their brand guidelines."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Asset, Client
+from services import validation
+from services.errors import Forbidden, InvalidInput, NotFound
+from services.pagination import Page, PageArgs, fetch_page
+from services.viewer import Viewer
+
+
+async def get_client(session: AsyncSession, viewer: Viewer, client_id: uuid.UUID) -> Client:
+    """The client, or NotFound also when it belongs to another tenant (no existence leak)."""
+    client = await session.get(Client, client_id)
+    if client is None or not viewer.can_access(client.id):
+        raise NotFound("no such client", field="id")
+    return client
+
+
+def visible_filter(viewer: Viewer) -> Sequence[ColumnElement[bool]]:
+    return [] if viewer.is_admin else [Client.id == viewer.client_id]
+
+
+async def list_clients(session: AsyncSession, viewer: Viewer, args: PageArgs) -> Page[Client]:
+    return await fetch_page(session, select(Client).where(*visible_filter(viewer)), Client, args)
+
+
+async def load_clients(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Client]:
+    return list(await session.scalars(select(Client).where(Client.id.in_(ids))))
+
+
+async def _brand_guidelines(
+    session: AsyncSession, client_id: uuid.UUID | None, value: dict[str, Any]
+) -> dict[str, Any]:
+    colours = []
+    for i, entry in enumerate(value.get("colors") or []):
+        label = validation.optional_text(entry.get("name"), f"brandGuidelines.colors.{i}.name", 60)
+        colours.append(
+            {
+                "name": label,
+                "hex": validation.colour(entry["hex"], f"brandGuidelines.colors.{i}.hex"),
+            }
+        )
+    if len(colours) > 20:
+        raise InvalidInput("must have at most 20 colours", field="brandGuidelines.colors")
+    logo = value.get("logo_asset_id")
+    if logo is not None:
+        asset = await session.get(Asset, logo)
+        if asset is None or client_id is None or asset.client_id != client_id:
+            raise NotFound("no such asset for this client", field="brandGuidelines.logoAssetId")
+        if asset.kind != "image":
+            raise InvalidInput("the logo must be an image", field="brandGuidelines.logoAssetId")
+    return {
+        "colors": colours,
+        "tone": validation.optional_text(value.get("tone"), "brandGuidelines.tone", 2000),
+        "dos": validation.string_list(value.get("dos"), "brandGuidelines.dos"),
+        "donts": validation.string_list(value.get("donts"), "brandGuidelines.donts"),
+        "logo_asset_id": str(logo) if logo else None,
+    }
+
+
+async def create_client(session: AsyncSession, viewer: Viewer, fields: dict[str, Any]) -> Client:
+    if not viewer.is_admin:
+        raise Forbidden("only an admin key can create clients")
+    client = Client(
+        name=validation.name(fields.get("name") or ""),
+        homepage=validation.url(fields.get("homepage"), "homepage"),
+        notes=validation.optional_text(fields.get("notes"), "notes"),
+        metadata_=validation.metadata(fields.get("metadata")),
+    )
+    if "logo_asset_id" in (fields.get("brand_guidelines") or {}):
+        if fields["brand_guidelines"]["logo_asset_id"] is not None:
+            raise InvalidInput(
+                "upload the logo to the new client, then set it",
+                field="brandGuidelines.logoAssetId",
+            )
+    client.brand_guidelines = await _brand_guidelines(
+        session, None, fields.get("brand_guidelines") or {}
+    )
+    session.add(client)
+    await session.flush()
+    return client
+
+
+async def update_client(
+    session: AsyncSession, viewer: Viewer, client_id: uuid.UUID, changes: dict[str, Any]
+) -> Client:
+    client = await get_client(session, viewer, client_id)
+    if "name" in changes:
+        client.name = validation.name(changes["name"] or "")
+    if "homepage" in changes:
+        client.homepage = validation.url(changes["homepage"], "homepage")
+    if "notes" in changes:
+        client.notes = validation.optional_text(changes["notes"], "notes")
+    if "metadata" in changes:
+        client.metadata_ = validation.metadata(changes["metadata"])
+    if "brand_guidelines" in changes:
+        merged = {**client.brand_guidelines, **(changes["brand_guidelines"] or {})}
+        if merged.get("logo_asset_id"):
+            merged["logo_asset_id"] = uuid.UUID(str(merged["logo_asset_id"]))
+        client.brand_guidelines = await _brand_guidelines(session, client.id, merged)
+    await session.flush()
+    return client
+
+
+async def delete_client(session: AsyncSession, viewer: Viewer, client_id: uuid.UUID) -> Client:
+    if not viewer.is_admin:
+        raise Forbidden("only an admin key can delete clients")
+    client = await get_client(session, viewer, client_id)
+    await session.delete(client)
+    await session.flush()
+    return client
+
+
+async def count_clients(session: AsyncSession, viewer: Viewer) -> int:
+    stmt = select(func.count()).select_from(Client).where(*visible_filter(viewer))
+    return int(await session.scalar(stmt) or 0)

@@ -1,0 +1,58 @@
+"""Expected failures: each has a stable code, a message for people and the input field."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    INVALID_INPUT = "INVALID_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    UNSUPPORTED_FILE = "UNSUPPORTED_FILE"
+    FILE_TOO_LARGE = "FILE_TOO_LARGE"
+    CONFLICT = "CONFLICT"
+    BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
+
+
+class ServiceError(Exception):
+    code: ErrorCode = ErrorCode.INVALID_INPUT
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    @property
+    def extensions(self) -> dict[str, str | None]:
+        """Read by graphql-core when this surfaces as a GraphQL error (queries)."""
+        return {"code": self.code.value, "field": self.field}
+
+
+class InvalidInput(ServiceError):
+    code = ErrorCode.INVALID_INPUT
+
+
+class NotFound(ServiceError):
+    code = ErrorCode.NOT_FOUND
+
+
+class Forbidden(ServiceError):
+    code = ErrorCode.FORBIDDEN
+
+
+class Unauthenticated(ServiceError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class UnsupportedFile(ServiceError):
+    code = ErrorCode.UNSUPPORTED_FILE
+
+
+class FileTooLarge(ServiceError):
+    code = ErrorCode.FILE_TOO_LARGE
+
+
+class Conflict(ServiceError):
+    code = ErrorCode.CONFLICT

@@ -1,0 +1,86 @@
+"""Width, height and duration read from the media itself (ffprobe, or PyAV without it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.media.binaries import ffprobe_path
+
+
+class ProbeError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    width: int | None
+    height: int | None
+    duration_seconds: float | None
+    has_video: bool
+    has_audio: bool
+    frame_count: int | None = None
+
+
+async def probe(path: Path) -> MediaInfo:
+    binary = ffprobe_path()
+    if binary is not None:
+        return await _ffprobe(binary, path)
+    return await asyncio.to_thread(_pyav, path)
+
+
+async def _ffprobe(binary: str, path: Path) -> MediaInfo:
+    proc = await asyncio.create_subprocess_exec(
+        binary,
+        "-v", "error",
+        "-print_format", "json",
+        "-show_format",
+        "-show_streams",
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise ProbeError(err.decode(errors="replace").strip() or "ffprobe failed")
+    data: dict[str, Any] = json.loads(out or b"{}")
+    streams: list[dict[str, Any]] = data.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None and audio is None:
+        raise ProbeError("no audio or video stream")
+    duration = data.get("format", {}).get("duration") or (video or audio or {}).get("duration")
+    frames = video.get("nb_frames") if video else None
+    return MediaInfo(
+        width=int(video["width"]) if video else None,
+        height=int(video["height"]) if video else None,
+        duration_seconds=float(duration) if duration not in (None, "N/A") else None,
+        has_video=video is not None,
+        has_audio=audio is not None,
+        frame_count=int(frames) if frames and str(frames).isdigit() else None,
+    )
+
+
+def _pyav(path: Path) -> MediaInfo:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            video = next(iter(container.streams.video), None)
+            audio = next(iter(container.streams.audio), None)
+            if video is None and audio is None:
+                raise ProbeError("no audio or video stream")
+            duration = container.duration / 1_000_000 if container.duration else None
+            return MediaInfo(
+                width=video.codec_context.width if video else None,
+                height=video.codec_context.height if video else None,
+                duration_seconds=duration,
+                has_video=video is not None,
+                has_audio=audio is not None,
+                frame_count=(video.frames or None) if video else None,
+            )
+    except av.FFmpegError as exc:
+        raise ProbeError(str(exc)) from exc

@@ -1,0 +1,63 @@
+"""One `Settings` object, read from the environment once and passed down."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REELGRAPH_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".reelgraph"))
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "REELGRAPH_DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "REELGRAPH_REDIS_URL")
+    )
+    secret_key: str | None = None
+    max_upload_bytes: int = 512 * 1024 * 1024
+    max_page_size: int = 100
+    default_page_size: int = 20
+    media_url_ttl_seconds: int = 24 * 3600
+    sql_echo: bool = False
+
+    @property
+    def embedded(self) -> bool:
+        """True when no production database is configured (the newcomer's default)."""
+        return self.database_url is None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return async_database_url(self.database_url, self.data_dir)
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    def signing_key(self) -> bytes:
+        """The media-URL signing key: configured, or created once in the data dir."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+def async_database_url(database_url: str | None, data_dir: Path) -> str:
+    """Map a user-facing URL to the async driver SQLAlchemy should use."""
+    if database_url is None:
+        return f"sqlite+aiosqlite:///{(data_dir / 'reelgraph.db').resolve()}"
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
+        if database_url.startswith(prefix):
+            return "postgresql+asyncpg://" + database_url[len(prefix) :]
+    if database_url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + database_url[len("sqlite://") :]
+    return database_url

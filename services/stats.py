@@ -1,0 +1,82 @@
+"""Aggregates computed in SQL, batched over many clients or campaigns at once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Asset, AssetKind, Campaign, Client, Job, JobStatus
+
+CENTS = Decimal("0.0001")
+
+
+def _money(value: object) -> Decimal:
+    return Decimal(str(value or 0)).quantize(CENTS)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStats:
+    campaign_count: int
+    video_count: int
+    total_spend_usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignStats:
+    video_count: int
+    total_spend_usd: Decimal
+    average_cost_usd: Decimal | None
+    job_count: int
+
+
+async def client_stats(
+    session: AsyncSession, client_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ClientStats]:
+    campaigns = select(func.count()).where(Campaign.client_id == Client.id)
+    videos = select(func.count()).where(Asset.client_id == Client.id, Asset.kind == AssetKind.VIDEO)
+    spend = (
+        select(func.sum(Job.cost_actual_usd))
+        .join(Campaign, Campaign.id == Job.campaign_id)
+        .where(Campaign.client_id == Client.id)
+    )
+    stmt = select(
+        Client.id,
+        campaigns.scalar_subquery(),
+        videos.scalar_subquery(),
+        spend.scalar_subquery(),
+    ).where(Client.id.in_(client_ids))
+    out = {cid: ClientStats(0, 0, _money(0)) for cid in client_ids}
+    for cid, n_campaigns, n_videos, usd in (await session.execute(stmt)).tuples():
+        out[cid] = ClientStats(n_campaigns, n_videos, _money(usd))
+    return out
+
+
+async def campaign_stats(
+    session: AsyncSession, campaign_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, CampaignStats]:
+    videos = select(func.count()).where(
+        Asset.campaign_id == Campaign.id, Asset.kind == AssetKind.VIDEO
+    )
+    spend = select(func.sum(Job.cost_actual_usd)).where(Job.campaign_id == Campaign.id)
+    jobs = select(func.count()).where(Job.campaign_id == Campaign.id)
+    average = select(func.avg(Job.cost_actual_usd)).where(
+        Job.campaign_id == Campaign.id, Job.status == JobStatus.SUCCEEDED
+    )
+    stmt = select(
+        Campaign.id,
+        videos.scalar_subquery(),
+        spend.scalar_subquery(),
+        average.scalar_subquery(),
+        jobs.scalar_subquery(),
+    ).where(Campaign.id.in_(campaign_ids))
+    out = {cid: CampaignStats(0, _money(0), None, 0) for cid in campaign_ids}
+    for cid, n_videos, usd, avg, n_jobs in (await session.execute(stmt)).tuples():
+        out[cid] = CampaignStats(
+            n_videos, _money(usd), None if avg is None else _money(avg), n_jobs
+        )
+    return out

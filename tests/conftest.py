@@ -1,0 +1,113 @@
+"""Test harness: a fresh database per run (SQLite, or PostgreSQL when
+REELGRAPH_TEST_DATABASE_URL names a server), the real app over ASGI, and factories."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from db.migrate import upgrade
+from gql.app import create_app
+from services import api_keys
+from services.runtime import Runtime
+from services.settings import Settings, async_database_url
+from services.uow import unit_of_work
+from tests.client import GraphQLClient, decode_gid
+
+PG_ENV = "REELGRAPH_TEST_DATABASE_URL"
+
+
+def _pg_admin_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str | None]:
+    """None for the embedded SQLite default; otherwise a new PostgreSQL database."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        yield None
+        return
+    name = f"reelgraph_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_pg_admin_dsn(base))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = base.rsplit("/", 1)[0] + "/" + name
+    yield url
+    admin = await asyncpg.connect(_pg_admin_dsn(base))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("reelgraph-data")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, database_url: str | None) -> Settings:
+    settings = Settings(data_dir=data_dir, database_url=database_url, max_upload_bytes=5_000_000)
+    if database_url is not None:
+        upgrade(async_database_url(database_url, data_dir))
+    return settings
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def runtime(app: Starlette) -> Runtime:
+    runtime: Runtime = app.state.runtime
+    return runtime
+
+
+@pytest.fixture(scope="session")
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def issue_key(runtime: Runtime, client_id: uuid.UUID | None = None) -> str:
+    async with unit_of_work(runtime.session_factory) as session:
+        issued = await api_keys.create_key(session, admin=client_id is None, client_id=client_id)
+        return issued.secret
+
+
+@pytest.fixture(scope="session")
+async def admin(http: httpx.AsyncClient, runtime: Runtime) -> GraphQLClient:
+    return GraphQLClient(http, await issue_key(runtime))
+
+
+@pytest.fixture
+def anonymous(http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http, None)
+
+
+@pytest.fixture
+async def tenant(admin: GraphQLClient, runtime: Runtime) -> GraphQLClient:
+    """A fresh client (brand) and a key scoped to it."""
+    client_gid = await admin.create_client(f"Tenant {uuid.uuid4().hex[:6]}")
+    scoped = GraphQLClient(admin.http, await issue_key(runtime, decode_gid(client_gid)))
+    scoped.client_id = client_gid
+    return scoped
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield tmp_path_factory.mktemp("media")
