@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import ExecutionResult as GraphQLExecutionResult
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -61,7 +60,7 @@ def negotiate(accept: str | None) -> str | None:
     return None
 
 
-def is_request_error(result: GraphQLExecutionResult) -> bool:
+def is_request_error(result: ExecutionResult) -> bool:
     """No data and no error tied to a field: the request never reached execution."""
     return result.data is None and all(e.path is None for e in result.errors or [])
 

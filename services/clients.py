@@ -75,12 +75,11 @@ async def create_client(session: AsyncSession, viewer: Viewer, fields: dict[str,
         notes=validation.optional_text(fields.get("notes"), "notes"),
         metadata_=validation.metadata(fields.get("metadata")),
     )
-    if "logo_asset_id" in (fields.get("brand_guidelines") or {}):
-        if fields["brand_guidelines"]["logo_asset_id"] is not None:
-            raise InvalidInput(
-                "upload the logo to the new client, then set it",
-                field="brandGuidelines.logoAssetId",
-            )
+    if (fields.get("brand_guidelines") or {}).get("logo_asset_id") is not None:
+        raise InvalidInput(
+            "upload the logo to the new client, then set it",
+            field="brandGuidelines.logoAssetId",
+        )
     client.brand_guidelines = await _brand_guidelines(
         session, None, fields.get("brand_guidelines") or {}
     )

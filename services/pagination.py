@@ -80,7 +80,7 @@ def _after(model: type[Keyed], cursor: Cursor | None) -> list[ColumnElement[bool
 
 
 async def fetch_page(
-    session: AsyncSession, stmt: Select[tuple[T]], model: type[T], args: PageArgs
+    session: AsyncSession, stmt: Select[T], model: type[T], args: PageArgs
 ) -> Page[T]:
     query = (
         stmt.where(*_after(model, args.after))
@@ -130,6 +130,6 @@ async def count_by_parent(
 ) -> dict[uuid.UUID, int]:
     stmt = select(parent, func.count()).where(parent.in_(parent_ids), *filters).group_by(parent)
     counts: dict[uuid.UUID, int] = {pid: 0 for pid in parent_ids}
-    for pid, count in (await session.execute(stmt)).tuples():
+    for pid, count in await session.execute(stmt):
         counts[pid] = count
     return counts

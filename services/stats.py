@@ -51,7 +51,7 @@ async def client_stats(
         spend.scalar_subquery(),
     ).where(Client.id.in_(client_ids))
     out = {cid: ClientStats(0, 0, _money(0)) for cid in client_ids}
-    for cid, n_campaigns, n_videos, usd in (await session.execute(stmt)).tuples():
+    for cid, n_campaigns, n_videos, usd in await session.execute(stmt):
         out[cid] = ClientStats(n_campaigns, n_videos, _money(usd))
     return out
 
@@ -75,7 +75,7 @@ async def campaign_stats(
         jobs.scalar_subquery(),
     ).where(Campaign.id.in_(campaign_ids))
     out = {cid: CampaignStats(0, _money(0), None, 0) for cid in campaign_ids}
-    for cid, n_videos, usd, avg, n_jobs in (await session.execute(stmt)).tuples():
+    for cid, n_videos, usd, avg, n_jobs in await session.execute(stmt):
         out[cid] = CampaignStats(
             n_videos, _money(usd), None if avg is None else _money(avg), n_jobs
         )

@@ -58,7 +58,7 @@ class LocalStorage:
                     digest.update(chunk)
                     await asyncio.to_thread(out.write, chunk)
         except BaseException:
-            Path(name).unlink(missing_ok=True)
+            os.unlink(name)
             raise
         return StagedBlob(path=Path(name), sha256=digest.hexdigest(), size=size, head=head)
 

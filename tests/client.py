@@ -81,8 +81,17 @@ class GraphQLClient:
             headers=headers,
         )
 
-    async def upload_ok(self, content: bytes, filename: str, **target: str) -> dict[str, Any]:
-        response = await self.upload(content, filename, **target)
+    async def upload_ok(
+        self,
+        content: bytes,
+        filename: str,
+        *,
+        campaign_id: str | None = None,
+        client_id: str | None = None,
+    ) -> dict[str, Any]:
+        response = await self.upload(
+            content, filename, campaign_id=campaign_id, client_id=client_id
+        )
         body = response.json()
         assert response.status_code == 200, body
         payload: dict[str, Any] = body["data"]["uploadAsset"]

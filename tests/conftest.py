@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -20,6 +20,7 @@ from services.runtime import Runtime
 from services.settings import Settings, async_database_url
 from services.uow import unit_of_work
 from tests.client import GraphQLClient, decode_gid
+from tests.samples import Samples, make_samples
 
 PG_ENV = "REELGRAPH_TEST_DATABASE_URL"
 
@@ -109,5 +110,10 @@ async def tenant(admin: GraphQLClient, runtime: Runtime) -> GraphQLClient:
 
 
 @pytest.fixture(scope="session")
-def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    yield tmp_path_factory.mktemp("media")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def samples(media_dir: Path) -> Samples:
+    return make_samples(media_dir)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 from starlette.datastructures import UploadFile
@@ -36,7 +36,7 @@ class AssetMutations:
     )
     async def upload_asset(self, info: Info, input: UploadAssetInput) -> AssetResult:
         async def work(session, viewer):  # type: ignore[no-untyped-def]
-            upload: UploadFile = input.file
+            upload = cast(UploadFile, input.file)
             row = await assets.upload_asset(
                 session,
                 viewer,

@@ -58,7 +58,7 @@ class Campaign(relay.Node):
             status=row.status,
             product_url=row.product_url,
             budget_usd=row.budget_usd,
-            metadata=row.metadata_,
+            metadata=JSON(row.metadata_),
             created_at=row.created_at,
             updated_at=row.updated_at,
             row=row,

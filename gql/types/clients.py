@@ -84,7 +84,7 @@ class Client(relay.Node):
             name=row.name,
             homepage=row.homepage,
             notes=row.notes,
-            metadata=row.metadata_,
+            metadata=JSON(row.metadata_),
             created_at=row.created_at,
             updated_at=row.updated_at,
             row=row,

@@ -1,13 +1,30 @@
-"""The database enums, exposed to GraphQL under their own names."""
+"""The database enums, registered with Strawberry under their own names.
+
+`strawberry.enum` decorates the class in place, so the names exported here are the
+very classes the models and services use.
+"""
 
 import strawberry
 
-from db.models import enums
+from db.models.enums import (
+    ApiKeyRole,
+    AssetKind,
+    AssetOrigin,
+    CampaignStatus,
+    JobKind,
+    JobStatus,
+    SubJobStatus,
+)
 
-CampaignStatus = strawberry.enum(enums.CampaignStatus, name="CampaignStatus")
-AssetKind = strawberry.enum(enums.AssetKind, name="AssetKind")
-AssetOrigin = strawberry.enum(enums.AssetOrigin, name="AssetOrigin")
-JobKind = strawberry.enum(enums.JobKind, name="JobKind")
-JobStatus = strawberry.enum(enums.JobStatus, name="JobStatus")
-SubJobStatus = strawberry.enum(enums.SubJobStatus, name="SubJobStatus")
-ApiKeyRole = strawberry.enum(enums.ApiKeyRole, name="ApiKeyRole")
+for _enum in (ApiKeyRole, AssetKind, AssetOrigin, CampaignStatus, JobKind, JobStatus, SubJobStatus):
+    strawberry.enum(_enum)
+
+__all__ = [
+    "ApiKeyRole",
+    "AssetKind",
+    "AssetOrigin",
+    "CampaignStatus",
+    "JobKind",
+    "JobStatus",
+    "SubJobStatus",
+]

@@ -26,10 +26,22 @@ class MediaInfo:
 
 
 async def probe(path: Path) -> MediaInfo:
+    """Read the media's streams, and decode its first frame so a broken file is refused."""
     binary = ffprobe_path()
-    if binary is not None:
-        return await _ffprobe(binary, path)
-    return await asyncio.to_thread(_pyav, path)
+    info = await _ffprobe(binary, path) if binary else await asyncio.to_thread(_pyav, path)
+    await asyncio.to_thread(_decode_first_frame, path, info.has_video)
+    return info
+
+
+def _decode_first_frame(path: Path, video: bool) -> None:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            frames = container.decode(video=0) if video else container.decode(audio=0)
+            next(iter(frames))
+    except (av.FFmpegError, StopIteration) as exc:
+        raise ProbeError(f"cannot decode: {exc}") from exc
 
 
 async def _ffprobe(binary: str, path: Path) -> MediaInfo:

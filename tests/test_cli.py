@@ -1,0 +1,106 @@
+"""The `reelgraph` command: keys, serve on the embedded default, migrate."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+CLI = [sys.executable, "-c", "from gql.cli import main; main()"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["REELGRAPH_DATA_DIR"] = str(tmp_path / "data")
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def _graphql(base: str, key: str, query: str) -> dict[str, object]:
+    response = httpx.post(
+        f"{base}/graphql", json={"query": query}, headers={"Authorization": f"Bearer {key}"}
+    )
+    body: dict[str, object] = response.json()
+    return body
+
+
+def test_keys_create_list_revoke(cli_env: dict[str, str], tmp_path: Path) -> None:
+    created = run("keys", "create", "--admin", "--name", "ci", env=cli_env)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    assert key.startswith("rg_")
+    prefix = key.split("_")[1]
+
+    listed = run("keys", "list", env=cli_env)
+    line = next(row for row in listed.stdout.splitlines() if row.startswith(prefix))
+    assert "\tadmin\t" in line
+    assert "\tactive\t" in line
+    assert key not in listed.stdout, "secrets are never shown again"
+
+    revoked = run("keys", "revoke", prefix, env=cli_env)
+    assert revoked.returncode == 0, revoked.stderr
+    listed = run("keys", "list", env=cli_env)
+    assert "\trevoked\t" in next(r for r in listed.stdout.splitlines() if r.startswith(prefix))
+
+    assert run("keys", "create", env=cli_env).returncode == 2
+    missing = run("keys", "create", "--client", "00000000-0000-0000-0000-000000000000", env=cli_env)
+    assert missing.returncode == 2
+    assert "NOT_FOUND" in missing.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_embedded_default_prints_a_working_key(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["REELGRAPH_DATA_DIR"] = str(tmp_path / "fresh")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        for line in proc.stdout:  # until uvicorn says it accepts connections
+            lines.append(line)
+            if "Uvicorn running on" in line:
+                break
+        key = next(line.strip() for line in lines if line.strip().startswith("rg_"))
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        page = httpx.get(f"{base}/graphql", headers={"Accept": "text/html"})
+        assert "graphiql" in page.text.lower()
+        created = _graphql(
+            base, key, 'mutation { createClient(input: {name: "First"}) { __typename } }'
+        )
+        assert created == {"data": {"createClient": {"__typename": "ClientPayload"}}}
+        assert (tmp_path / "fresh" / "reelgraph.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+    second = subprocess.run(
+        [*CLI, "keys", "list"], capture_output=True, text=True, env=env, check=True
+    )
+    assert len(second.stdout.strip().splitlines()) == 2, "one key, created once"
