@@ -1,12 +1,18 @@
-"""The ASGI application: /graphql (HTTP and WebSocket), /media, /healthz."""
+"""The ASGI application: /graphql (HTTP and WebSocket), /media, /webhooks, /healthz.
+
+On the embedded default the lifespan also starts Redis and an arq worker in-process;
+with REDIS_URL set it only connects, and `reelgraph worker` processes do the work.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from arq.connections import create_pool
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
@@ -16,6 +22,10 @@ from gql.request_id import RequestIdMiddleware
 from gql.routes import health, media
 from gql.schema import schema
 from gql.view import GraphQLView
+from gql.webhooks import replicate_webhook
+from jobs.broker import ArqBroker
+from jobs.embedded_redis import EmbeddedRedis
+from jobs.worker import build_worker, in_process, redis_settings
 from services.runtime import Runtime
 from services.settings import Settings
 
@@ -32,20 +42,42 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             await asyncio.to_thread(upgrade, settings.sqlalchemy_url)
         runtime = Runtime.open(settings)
-        app.state.runtime = runtime
-        view.runtime = runtime
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(runtime.close)
+            redis_url = settings.redis_url
+            if redis_url is None:
+                embedded = EmbeddedRedis(settings.data_dir)
+                redis_url = await embedded.start()
+                stack.push_async_callback(embedded.stop)
+            pool = await create_pool(redis_settings(redis_url))
+            stack.push_async_callback(pool.aclose)
+            broker = ArqBroker(pool, prefix=settings.redis_prefix)
+            app.state.runtime, app.state.broker = runtime, broker
+            view.runtime, view.broker = runtime, broker
+            if settings.worker_in_process:
+                worker = build_worker(settings, pool, runtime=runtime, handle_signals=False)
+                task = asyncio.create_task(in_process(worker), name="reelgraph-worker")
+                stack.push_async_callback(_stop_worker, worker, task)
             yield
-        finally:
-            await runtime.close()
 
     return Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
             Route("/media/{asset_id}", media, methods=["GET", "HEAD"]),
+            Route("/webhooks/replicate", replicate_webhook, methods=["POST"]),
             Route("/healthz", health),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,
     )
+
+
+async def _stop_worker(worker: object, task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    close = getattr(worker, "close", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()

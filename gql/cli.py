@@ -92,6 +92,16 @@ def serve(
 
 
 @app.command()
+def worker() -> None:
+    """Run an arq worker for generation jobs (production: needs REDIS_URL)."""
+    from jobs.worker import run_worker
+
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(settings))
+
+
+@app.command()
 def migrate(data_dir: DataDir = None) -> None:
     """Apply database migrations up to the latest."""
     settings = _settings(data_dir)

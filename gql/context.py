@@ -11,6 +11,7 @@ from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.types import Info as StrawberryInfo
 
 from gql.loaders import Loaders
+from services.broker import Broker
 from services.runtime import Runtime
 from services.viewer import Viewer
 
@@ -20,6 +21,7 @@ class Context:
     request: Request | WebSocket
     response: Response | WebSocket | None
     runtime: Runtime
+    broker: Broker
     viewer: Viewer | None
     loaders: Loaders = field(init=False)
 

@@ -1,14 +1,23 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry import relay
 
 from gql.context import Info
+from gql.inputs_generation import EstimateCostInput
+from gql.mutations.base import mutate
 from gql.types.clients import Client
 from gql.types.connection import Connection
 from gql.types.enums import ApiKeyRole
-from services import clients
+from gql.types.errors import UserError
+from gql.types.generation import CostEstimate, ModelInfo
+from services import catalog, clients
+from services.generation import launch
 from services.pagination import PageArgs
+
+EstimateResult = Annotated[CostEstimate | UserError, strawberry.union("EstimateResult")]
 
 
 @strawberry.type(description="The API key making this request.")
@@ -30,6 +39,19 @@ class Query:
         viewer = info.context.require_viewer()
         client = ids.encode("Client", viewer.client_id) if viewer.client_id else None
         return Viewer(role=viewer.role, client_id=strawberry.ID(client) if client else None)
+
+    @strawberry.field(description="The model catalog: names, limits and prices.")
+    def models(self, kind: str | None = None) -> list[ModelInfo]:
+        return [ModelInfo.of(s) for s in catalog.MODELS.values() if kind in (None, s.kind)]
+
+    @strawberry.field(description="Price a generation (any generation input) without launching it.")
+    async def estimate_cost(self, info: Info, input: EstimateCostInput) -> EstimateResult:
+        async def work(session, viewer):  # type: ignore[no-untyped-def]
+            estimate = await launch.estimate_cost(session, viewer, input.request())
+            await session.rollback()
+            return CostEstimate.of(estimate)
+
+        return await mutate(info, work)
 
     @strawberry.field(description="Clients this key can see, newest first.")
     async def clients(

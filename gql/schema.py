@@ -11,6 +11,7 @@ from gql.errors import MaskUnexpectedErrors
 from gql.mutations.assets import AssetMutations
 from gql.mutations.campaigns import CampaignMutations
 from gql.mutations.clients import ClientMutations
+from gql.mutations.generation import GenerationMutations
 from gql.queries import Query
 from gql.types.assets import Asset
 from gql.types.campaigns import Campaign
@@ -20,7 +21,7 @@ from gql.types.jobs import Job
 
 
 @strawberry.type
-class Mutation(ClientMutations, CampaignMutations, AssetMutations):
+class Mutation(ClientMutations, CampaignMutations, AssetMutations, GenerationMutations):
     pass
 
 

@@ -26,6 +26,7 @@ from strawberry.types.graphql import OperationType
 
 from gql.context import Context
 from services.api_keys import authenticate
+from services.broker import Broker
 from services.runtime import Runtime
 from services.viewer import Viewer
 
@@ -66,7 +67,9 @@ def is_request_error(result: ExecutionResult) -> bool:
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, schema: BaseSchema, runtime: Runtime | None = None) -> None:
+    def __init__(
+        self, schema: BaseSchema, runtime: Runtime | None = None, broker: Broker | None = None
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -74,6 +77,7 @@ class GraphQLView(GraphQL[Context, None]):
             multipart_uploads_enabled=True,
         )
         self.runtime = runtime
+        self.broker = broker
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,13 +92,20 @@ class GraphQLView(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        assert self.runtime is not None, "the app's lifespan has not started"
+        assert self.runtime is not None, "the app's lifespan has not run"
+        assert self.broker is not None, "the app's lifespan has not run"
         viewer: Viewer | None = None
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             async with self.runtime.session_factory() as session:
                 viewer = await authenticate(session, token.strip())
-        return Context(request=request, response=response, runtime=self.runtime, viewer=viewer)
+        return Context(
+            request=request,
+            response=response,
+            runtime=self.runtime,
+            broker=self.broker,
+            viewer=viewer,
+        )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)

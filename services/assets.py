@@ -16,7 +16,7 @@ from services.errors import InvalidInput, NotFound, UnsupportedFile
 from services.media.probe import ProbeError, probe
 from services.media.sniff import sniff
 from services.pagination import Page, PageArgs, count_by_parent, fetch_pages_by_parent
-from services.storage import LocalStorage
+from services.storage import LocalStorage, StagedBlob
 from services.uow import on_rollback
 from services.viewer import Viewer
 
@@ -93,6 +93,31 @@ async def upload_asset(
             raise NotFound(exc.message, field="clientId") from None
 
     staged = await storage.stage(chunks, max_bytes=max_bytes)
+    asset = await ingest(
+        session,
+        storage,
+        staged,
+        client_id=owner_id,
+        campaign_id=campaign_id,
+        filename=filename,
+        origin=AssetOrigin.UPLOADED,
+    )
+    return asset
+
+
+async def ingest(
+    session: AsyncSession,
+    storage: LocalStorage,
+    staged: StagedBlob,
+    *,
+    client_id: uuid.UUID,
+    campaign_id: uuid.UUID | None,
+    filename: str | None,
+    origin: AssetOrigin,
+    job_id: uuid.UUID | None = None,
+    sub_job_id: uuid.UUID | None = None,
+) -> Asset:
+    """Type, probe and content-address staged bytes, then add their Asset row."""
     try:
         if staged.size == 0:
             raise UnsupportedFile("is empty", field="file")
@@ -127,10 +152,10 @@ async def upload_asset(
 
         on_rollback(session, _remove_orphan)
     asset = Asset(
-        client_id=owner_id,
+        client_id=client_id,
         campaign_id=campaign_id,
         kind=kind,
-        origin=AssetOrigin.UPLOADED,
+        origin=origin,
         filename=_clean_filename(filename, sniffed.extension),
         mime_type=sniffed.mime_type,
         size_bytes=staged.size,
@@ -139,6 +164,8 @@ async def upload_asset(
         width=width,
         height=height,
         duration_seconds=duration,
+        job_id=job_id,
+        sub_job_id=sub_job_id,
     )
     session.add(asset)
     await session.flush()

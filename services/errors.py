@@ -56,3 +56,7 @@ class FileTooLarge(ServiceError):
 
 class Conflict(ServiceError):
     code = ErrorCode.CONFLICT
+
+
+class BudgetExceeded(ServiceError):
+    code = ErrorCode.BUDGET_EXCEEDED

@@ -20,6 +20,42 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("REDIS_URL", "REELGRAPH_REDIS_URL")
     )
     secret_key: str | None = None
+    public_url: str | None = Field(
+        default=None, description="Base URL providers can reach (enables provider webhooks)."
+    )
+    redis_prefix: str = "reelgraph"
+
+    generation_provider: str = Field(
+        default="local",
+        validation_alias=AliasChoices("GENERATION_PROVIDER", "REELGRAPH_GENERATION_PROVIDER"),
+    )
+    replicate_api_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("REPLICATE_API_TOKEN")
+    )
+    replicate_api_base: str = Field(
+        default="https://api.replicate.com/v1", validation_alias=AliasChoices("REPLICATE_API_BASE")
+    )
+    replicate_webhook_secret: str | None = Field(
+        default=None, validation_alias=AliasChoices("REPLICATE_WEBHOOK_SECRET")
+    )
+    xai_api_key: str | None = Field(default=None, validation_alias=AliasChoices("XAI_API_KEY"))
+    xai_api_base: str = Field(
+        default="https://api.x.ai/v1", validation_alias=AliasChoices("XAI_API_BASE")
+    )
+    xai_model: str = Field(
+        default="grok-4-1-fast-non-reasoning", validation_alias=AliasChoices("XAI_MODEL")
+    )
+    provider_concurrency: int = 20
+    max_attempts: int = 3
+    retry_backoff_seconds: float = 2.0
+    poll_initial_seconds: float = 0.25
+    poll_max_seconds: float = 5.0
+    prediction_deadline: str = "30m"
+    run_worker: bool | None = Field(
+        default=None, description="Run a worker inside `serve` (default: only without REDIS_URL)."
+    )
+    worker_max_jobs: int = 40
+    worker_poll_delay: float = 0.05
     max_upload_bytes: int = 512 * 1024 * 1024
     max_page_size: int = 100
     default_page_size: int = 20
@@ -30,6 +66,10 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """True when no production database is configured (the newcomer's default)."""
         return self.database_url is None
+
+    @property
+    def worker_in_process(self) -> bool:
+        return self.run_worker if self.run_worker is not None else self.redis_url is None
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -62,6 +62,16 @@ class LocalStorage:
             raise
         return StagedBlob(path=Path(name), sha256=digest.hexdigest(), size=size, head=head)
 
+    async def stage_file(self, source: Path) -> StagedBlob:
+        """Stage a file made on this machine (a render, a download) for `commit`."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            with source.open("rb") as handle:
+                while chunk := await asyncio.to_thread(handle.read, CHUNK):
+                    yield chunk
+
+        return await self.stage(chunks(), max_bytes=1 << 40)
+
     def commit(self, staged: StagedBlob) -> tuple[str, bool]:
         """Move a staged blob to its content address. Returns (key, newly_created)."""
         key = self.key_for(staged.sha256)

@@ -58,7 +58,17 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(data_dir: Path, database_url: str | None) -> Settings:
-    settings = Settings(data_dir=data_dir, database_url=database_url, max_upload_bytes=5_000_000)
+    redis_url = None
+    if database_url is not None:  # the production shape: PostgreSQL and a shared Redis
+        redis_url = os.environ.get("REELGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=f"reelgraph-test-{uuid.uuid4().hex[:8]}",
+        run_worker=True,
+        max_upload_bytes=5_000_000,
+    )
     if database_url is not None:
         upgrade(async_database_url(database_url, data_dir))
     return settings

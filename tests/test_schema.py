@@ -39,7 +39,11 @@ def test_cli_prints_the_same_schema() -> None:
 async def test_served_schema_matches_the_file(admin: GraphQLClient) -> None:
     data = await admin.execute(
         get_introspection_query(
-            descriptions=True, specified_by_url=True, directive_is_repeatable=True
+            descriptions=True,
+            specified_by_url=True,
+            directive_is_repeatable=True,
+            one_of=True,
+            input_value_deprecation=True,
         )
     )
     served = build_client_schema(data)  # type: ignore[arg-type]

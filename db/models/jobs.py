@@ -47,6 +47,7 @@ class SubJob(UUIDPrimaryKey, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("job_id", "index"),
         Index("ix_sub_jobs_status", "status"),
+        Index("ix_sub_jobs_prediction_id", "prediction_id"),
     )
 
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))

@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from db import models
 from gql.context import Info
 from gql.types.enums import JobKind, JobStatus, SubJobStatus
+from gql.types.events import JobEvent
 from gql.types.node import parse_uuid
 
 if TYPE_CHECKING:
@@ -27,6 +28,28 @@ async def _asset(info: Info, asset_id: uuid.UUID | None) -> Asset | None:
         return None
     row = await info.context.loaders.asset.load(asset_id)
     return Asset.from_row(row) if row is not None else None
+
+
+@strawberry.type(description="An ordered image pair of a pair video: one clip to render.")
+class StoryboardPair:
+    index: int
+    score: float | None
+    reason: str | None
+    cost_usd: Decimal | None
+    first_asset_id: strawberry.Private[uuid.UUID]
+    last_asset_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field
+    async def first_asset(
+        self, info: Info
+    ) -> Annotated[Asset, strawberry.lazy("gql.types.assets")] | None:
+        return await _asset(info, self.first_asset_id)
+
+    @strawberry.field
+    async def last_asset(
+        self, info: Info
+    ) -> Annotated[Asset, strawberry.lazy("gql.types.assets")] | None:
+        return await _asset(info, self.last_asset_id)
 
 
 @strawberry.type(description="One prediction of a job: a clip, an image or a track.")
@@ -72,6 +95,24 @@ class SubJob:
         self, info: Info
     ) -> Annotated[Asset, strawberry.lazy("gql.types.assets")] | None:
         return await _asset(info, self.row.output_asset_id)
+
+    @strawberry.field(description="For pair-video clips: the pair, its score and reason.")
+    def pair(self) -> StoryboardPair | None:
+        first, last = (
+            self.row.input.get("image_asset_id"),
+            self.row.input.get("last_image_asset_id"),
+        )
+        pair = self.row.input.get("pair")
+        if not (first and last and pair):
+            return None
+        return StoryboardPair(
+            index=self.row.index,
+            score=pair.get("score"),
+            reason=pair.get("reason"),
+            cost_usd=None,
+            first_asset_id=uuid.UUID(first),
+            last_asset_id=uuid.UUID(last),
+        )
 
 
 @strawberry.type(description="A generation request against a campaign.")
@@ -144,3 +185,34 @@ class Job(relay.Node):
         self, info: Info
     ) -> Annotated[Asset, strawberry.lazy("gql.types.assets")] | None:
         return await _asset(info, self.row.output_asset_id)
+
+    @strawberry.field(
+        description="Pair videos: the chosen pairs (the storyboard to approve), in play order."
+    )
+    def storyboard(self) -> list[StoryboardPair] | None:
+        board = self.row.params.get("storyboard")
+        if board is None:
+            return None
+        return [
+            StoryboardPair(
+                index=p["index"],
+                score=p.get("score"),
+                reason=p.get("reason"),
+                cost_usd=Decimal(p["costUsd"]) if p.get("costUsd") else None,
+                first_asset_id=uuid.UUID(p["firstAssetId"]),
+                last_asset_id=uuid.UUID(p["lastAssetId"]),
+            )
+            for p in board
+        ]
+
+    @strawberry.field(description="The job's progress log after `afterSeq`, oldest first.")
+    async def events(self, info: Info, after_seq: int = 0, first: int = 500) -> list[JobEvent]:
+        from services.events import events_after
+
+        async with info.context.runtime.session_factory() as session:
+            rows = await events_after(session, self.row.id, after_seq, min(max(first, 1), 1000))
+        return [JobEvent.from_row(r) for r in rows]
+
+    @strawberry.field(description="The last event's `seq`: resume a subscription after it.")
+    def last_seq(self) -> int:
+        return self.row.last_seq

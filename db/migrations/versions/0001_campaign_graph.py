@@ -110,6 +110,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('sub_jobs', schema=None) as batch_op:
         batch_op.create_index('ix_sub_jobs_status', ['status'], unique=False)
+        batch_op.create_index('ix_sub_jobs_prediction_id', ['prediction_id'], unique=False)
 
     op.create_table('assets',
     sa.Column('client_id', sa.Uuid(), nullable=False),
@@ -179,6 +180,7 @@ def downgrade() -> None:
 
     op.drop_table('assets')
     with op.batch_alter_table('sub_jobs', schema=None) as batch_op:
+        batch_op.drop_index('ix_sub_jobs_prediction_id')
         batch_op.drop_index('ix_sub_jobs_status')
 
     op.drop_table('sub_jobs')

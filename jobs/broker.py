@@ -1,0 +1,49 @@
+"""The arq-backed Broker: the queue, job aborts, and Redis pub/sub for live events."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.jobs import Job as ArqJob
+from arq.jobs import ResultNotFound
+
+log = logging.getLogger(__name__)
+
+
+class ArqBroker:
+    def __init__(self, pool: ArqRedis, *, prefix: str) -> None:
+        self.pool = pool
+        self.prefix = prefix
+        self.queue_name = f"{prefix}:queue"
+
+    def channel(self, kind: str, ident: object) -> str:
+        return f"{self.prefix}:{kind}:{ident}"
+
+    async def enqueue(
+        self, task: str, *args: Any, job_id: str | None = None, defer_seconds: float | None = None
+    ) -> None:
+        job = await self.pool.enqueue_job(
+            task,
+            *args,
+            _job_id=job_id,
+            _queue_name=self.queue_name,
+            _defer_by=defer_seconds if defer_seconds else None,
+        )
+        if job is None:
+            log.debug("task %s already queued or running; not enqueued again", job_id)
+
+    async def abort(self, job_id: str) -> None:
+        job = ArqJob(job_id, self.pool, _queue_name=self.queue_name)
+        # The abort is requested at once; the worker cancels the task if it runs.
+        with contextlib.suppress(TimeoutError, ResultNotFound):
+            await job.abort(timeout=0)
+
+    async def publish(self, channel: str, message: str) -> None:
+        await self.pool.publish(channel, message)
+
+    async def once(self, key: str, ttl_seconds: int) -> bool:
+        claimed = await self.pool.set(f"{self.prefix}:once:{key}", b"1", nx=True, ex=ttl_seconds)
+        return bool(claimed)

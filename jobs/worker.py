@@ -1,0 +1,139 @@
+"""The arq worker: task functions are thin wrappers over `services.generation`.
+
+`reelgraph worker` runs it as its own process in production; the embedded default
+runs one inside the API process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from arq import cron
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.worker import Worker
+
+from jobs.broker import ArqBroker
+from services.generation import combining, maintenance, runner, selection, tasks
+from services.generation.deps import Deps, build_deps
+from services.runtime import Runtime
+from services.settings import Settings
+
+log = logging.getLogger(__name__)
+Ctx = dict[str, Any]
+
+
+def _deps(ctx: Ctx) -> Deps:
+    deps: Deps = ctx["deps"]
+    return deps
+
+
+async def run_sub_job(ctx: Ctx, sub_id: str) -> None:
+    await runner.run_sub_job(_deps(ctx), uuid.UUID(sub_id))
+
+
+async def poll_sub_job(ctx: Ctx, sub_id: str, n: int) -> None:
+    await runner.poll_sub_job(_deps(ctx), uuid.UUID(sub_id), n)
+
+
+async def select_pairs(ctx: Ctx, job_id: str, attempt: int = 1) -> None:
+    await selection.select_pairs(_deps(ctx), uuid.UUID(job_id), attempt)
+
+
+async def combine_job(ctx: Ctx, job_id: str) -> None:
+    await combining.combine_job(_deps(ctx), uuid.UUID(job_id))
+
+
+async def cancel_predictions(ctx: Ctx, job_id: str) -> int:
+    return await maintenance.cancel_predictions(_deps(ctx), uuid.UUID(job_id))
+
+
+async def reconcile(ctx: Ctx) -> int:
+    return await maintenance.reconcile(_deps(ctx))
+
+
+FUNCTIONS: list[Any] = [
+    run_sub_job,
+    poll_sub_job,
+    select_pairs,
+    combine_job,
+    cancel_predictions,
+    reconcile,
+]
+assert {f.__name__ for f in FUNCTIONS} >= {
+    tasks.RUN_SUB_JOB,
+    tasks.POLL_SUB_JOB,
+    tasks.SELECT_PAIRS,
+    tasks.COMBINE_JOB,
+    tasks.CANCEL_PREDICTIONS,
+    tasks.RECONCILE,
+}
+
+
+def redis_settings(url: str) -> RedisSettings:
+    return RedisSettings.from_dsn(url)
+
+
+def build_worker(
+    settings: Settings,
+    pool: ArqRedis,
+    *,
+    runtime: Runtime | None = None,
+    handle_signals: bool = True,
+) -> Worker:
+    """A worker on `pool`; with `runtime` given it shares the caller's (embedded mode)."""
+    owned: dict[str, Any] = {}
+
+    async def startup(ctx: Ctx) -> None:
+        rt = runtime or Runtime.open(settings)
+        if runtime is None:
+            owned["runtime"] = rt
+        ctx["deps"] = build_deps(rt, ArqBroker(pool, prefix=settings.redis_prefix))
+
+    async def shutdown(ctx: Ctx) -> None:
+        deps: Deps | None = ctx.get("deps")
+        if deps is not None:
+            await deps.aclose()
+        if "runtime" in owned:
+            await owned["runtime"].close()
+
+    return Worker(
+        functions=FUNCTIONS,
+        queue_name=f"{settings.redis_prefix}:queue",
+        cron_jobs=[cron(reconcile, second={0, 30}, run_at_startup=True)],
+        redis_pool=pool,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        handle_signals=handle_signals,
+        max_jobs=settings.worker_max_jobs,
+        job_timeout=600,
+        keep_result=0,
+        poll_delay=settings.worker_poll_delay,
+        max_tries=5,
+        allow_abort_jobs=True,
+        health_check_interval=30,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """`reelgraph worker`: a separate process against REDIS_URL."""
+    if not settings.redis_url:
+        raise SystemExit("reelgraph worker needs REDIS_URL (the embedded default runs its own)")
+    pool = await create_pool(redis_settings(settings.redis_url))
+    worker = build_worker(settings, pool)
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+
+
+async def in_process(worker: Worker) -> None:
+    try:
+        await worker.main()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("the in-process worker stopped")
+        raise

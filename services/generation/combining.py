@@ -1,0 +1,111 @@
+"""The pair job's last step: join the clips (and the audio track) into the final video."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+
+from db.models import Asset, AssetOrigin, Job, JobStatus, SubJobStatus
+from services import assets
+from services.errors import ServiceError
+from services.generation.deps import Deps
+from services.generation.state import (
+    campaign_of,
+    lock_job,
+    report_job_progress,
+    set_job_status,
+    sub_jobs_of,
+)
+from services.media.combine import combine_clips
+from services.media.ffmpeg_run import MediaError
+from services.storage import StagedBlob
+from services.uow import unit_of_work
+
+TRANSITION_SECONDS = 0.5
+
+
+async def combine_job(deps: Deps, job_id: uuid.UUID) -> None:
+    storage = deps.runtime.storage
+    async with deps.runtime.session_factory() as session:
+        job = await session.get(Job, job_id)
+        if job is None or job.status is not JobStatus.COMBINING:
+            return
+        subs = await sub_jobs_of(session, job.id)
+        clips = []
+        for sub in subs:
+            asset = await session.get(Asset, sub.output_asset_id) if sub.output_asset_id else None
+            if sub.status is not SubJobStatus.SUCCEEDED or asset is None:
+                return
+            clips.append(storage.path(asset.storage_key))
+        audio_id = job.params.get("audioAssetId")
+        audio = await session.get(Asset, uuid.UUID(audio_id)) if audio_id else None
+        transition = str(job.params.get("transition") or "none")
+        fps = int(job.params.get("fps") or 24)
+    work = storage.tmp / f"combine-{job_id}-{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True)
+
+    async def progress(fraction: float) -> None:
+        async with unit_of_work(deps.runtime.session_factory) as s:
+            locked = await lock_job(s, job_id)
+            if locked is not None and locked.status is JobStatus.COMBINING:
+                await report_job_progress(s, deps.broker, locked, fraction, "combining")
+
+    try:
+        try:
+            result = await combine_clips(
+                work / "final.mp4",
+                clips,
+                transition=transition,
+                transition_duration=TRANSITION_SECONDS if transition != "none" else 0,
+                fps=fps,
+                audio=storage.path(audio.storage_key) if audio else None,
+                on_progress=progress,
+            )
+            staged = await storage.stage_file(work / "final.mp4")
+        except (MediaError, ValueError) as exc:
+            await _fail(deps, job_id, f"combining failed: {exc}")
+            return
+        await _store(deps, job_id, staged, result.method)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def _store(deps: Deps, job_id: uuid.UUID, staged: StagedBlob, method: str) -> None:
+    async with unit_of_work(deps.runtime.session_factory) as session:
+        job = await lock_job(session, job_id)
+        if job is None or job.status is not JobStatus.COMBINING:
+            deps.runtime.storage.discard(staged)
+            return
+        campaign = await campaign_of(session, job)
+        try:
+            asset = await assets.ingest(
+                session,
+                deps.runtime.storage,
+                staged,
+                client_id=campaign.client_id,
+                campaign_id=campaign.id,
+                filename=f"video-{str(job.id)[:8]}.mp4",
+                origin=AssetOrigin.GENERATED,
+                job_id=job.id,
+            )
+        except ServiceError as exc:
+            await set_job_status(
+                session, deps.broker, job, JobStatus.FAILED,
+                error=f"the combined video is unusable: {exc.message}", error_code="COMBINE_FAILED",
+            )  # fmt: skip
+            return
+        job.output_asset_id = asset.id
+        await set_job_status(
+            session, deps.broker, job, JobStatus.SUCCEEDED,
+            message=f"video ready ({method.replace('_', ' ')})", data={"combine": method},
+        )  # fmt: skip
+
+
+async def _fail(deps: Deps, job_id: uuid.UUID, reason: str) -> None:
+    async with unit_of_work(deps.runtime.session_factory) as session:
+        job = await lock_job(session, job_id)
+        if job is not None and job.status is JobStatus.COMBINING:
+            await set_job_status(
+                session, deps.broker, job, JobStatus.FAILED, error=reason,
+                error_code="COMBINE_FAILED",
+            )  # fmt: skip

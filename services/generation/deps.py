@@ -1,0 +1,67 @@
+"""What the task bodies need: the runtime, the broker, providers and the pair selector."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from services.broker import Broker
+from services.pairing import OfflinePairSelector, PairSelector
+from services.providers.base import Provider
+from services.providers.local import LocalProvider
+from services.runtime import Runtime
+
+
+@dataclass(slots=True)
+class Deps:
+    runtime: Runtime
+    broker: Broker
+    providers: dict[str, Provider]
+    selector: PairSelector
+    limits: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+
+    def provider(self, name: str) -> Provider:
+        return self.providers[name]
+
+    @asynccontextmanager
+    async def slot(self, provider: str) -> AsyncIterator[None]:
+        """At most `provider_concurrency` predictions per provider in this process."""
+        limit = self.limits.setdefault(
+            provider, asyncio.Semaphore(self.runtime.settings.provider_concurrency)
+        )
+        async with limit:
+            yield
+
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+        close = getattr(self.selector, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def build_deps(runtime: Runtime, broker: Broker) -> Deps:
+    settings = runtime.settings
+    providers: dict[str, Provider] = {
+        "local": LocalProvider(runtime.storage.tmp / "local-provider"),
+    }
+    if settings.replicate_api_token:
+        from services.providers.replicate import ReplicateProvider
+
+        providers["replicate"] = ReplicateProvider(
+            api_token=settings.replicate_api_token,
+            base_url=settings.replicate_api_base,
+            webhook_secret=settings.replicate_webhook_secret,
+        )
+    selector: PairSelector
+    if settings.xai_api_key:
+        from services.pairing.xai import XaiPairSelector
+
+        selector = XaiPairSelector(
+            api_key=settings.xai_api_key, base_url=settings.xai_api_base, model=settings.xai_model
+        )
+    else:
+        selector = OfflinePairSelector()
+    return Deps(runtime=runtime, broker=broker, providers=providers, selector=selector)

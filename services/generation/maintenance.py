@@ -1,0 +1,78 @@
+"""Housekeeping tasks: cancel predictions of canceled jobs, and re-enqueue work whose
+task was lost (a killed worker's job only returns after its in-progress key expires)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from db.base import utcnow
+from db.models import Job, JobStatus, SubJob, SubJobStatus
+from services.generation import tasks
+from services.generation.deps import Deps
+from services.providers.base import ProviderError
+
+log = logging.getLogger(__name__)
+OPEN_SUB = (
+    SubJobStatus.QUEUED,
+    SubJobStatus.SUBMITTED,
+    SubJobStatus.PROCESSING,
+    SubJobStatus.DOWNLOADING,
+)
+
+
+async def cancel_predictions(deps: Deps, job_id: uuid.UUID) -> int:
+    async with deps.runtime.session_factory() as session:
+        stmt = select(SubJob).where(
+            SubJob.job_id == job_id,
+            SubJob.status == SubJobStatus.CANCELED,
+            SubJob.prediction_id.is_not(None),
+        )
+        targets = [(s.provider, s.prediction_id) for s in await session.scalars(stmt)]
+    canceled = 0
+    for provider, prediction_id in targets:
+        assert prediction_id is not None
+        try:
+            await deps.provider(provider).cancel(prediction_id)
+            canceled += 1
+        except ProviderError as exc:
+            log.warning("could not cancel prediction %s: %s", prediction_id, exc)
+    return canceled
+
+
+async def reconcile(deps: Deps, stale_after: timedelta = timedelta(seconds=60)) -> int:
+    """Re-enqueue stale work under its deterministic id: arq drops the duplicate when
+    the original task is still queued or running, so only lost work runs again."""
+    cutoff = utcnow() - stale_after
+    enqueued = 0
+    async with deps.runtime.session_factory() as session:
+        subs = await session.scalars(
+            select(SubJob)
+            .join(Job, Job.id == SubJob.job_id)
+            .where(
+                Job.status == JobStatus.RUNNING,
+                SubJob.status.in_(OPEN_SUB),
+                SubJob.updated_at < cutoff,
+            )
+        )
+        for sub in subs:
+            await deps.broker.enqueue(tasks.RUN_SUB_JOB, str(sub.id), job_id=tasks.run_id(sub))
+            enqueued += 1
+        jobs = await session.scalars(
+            select(Job).where(
+                Job.status.in_((JobStatus.COMBINING, JobStatus.QUEUED)), Job.updated_at < cutoff
+            )
+        )
+        for job in jobs:
+            if job.status is JobStatus.COMBINING:
+                await deps.broker.enqueue(
+                    tasks.COMBINE_JOB, str(job.id), job_id=f"combine:{job.id}"
+                )
+                enqueued += 1
+            elif job.kind.value == "pair_video":
+                await deps.broker.enqueue(tasks.SELECT_PAIRS, str(job.id), job_id=f"pairs:{job.id}")
+                enqueued += 1
+    return enqueued

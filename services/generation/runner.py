@@ -1,0 +1,364 @@
+"""Task bodies for the worker: short, idempotent, safe to run twice.
+
+run_sub_job creates a prediction and stores its id at once; completion comes from a
+short poll task that re-enqueues itself (or a webhook that triggers one). A rerun
+finds the stored prediction id and resumes it instead of paying for a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.base import utcnow
+from db.models import Asset, AssetOrigin, Client, Job, JobKind, JobStatus, SubJob, SubJobStatus
+from services import assets, catalog
+from services.broker import enqueue_after_commit
+from services.errors import ServiceError
+from services.generation import tasks
+from services.generation.deps import Deps
+from services.generation.prompts import brand_colours
+from services.generation.state import (
+    SUB_FINAL,
+    campaign_of,
+    lock_job,
+    report_progress,
+    set_job_status,
+    set_sub_status,
+    sub_jobs_of,
+    total_cost,
+)
+from services.providers.base import Prediction, PredictionStatus, ProviderError
+from services.storage import StagedBlob
+from services.uow import unit_of_work
+
+log = logging.getLogger(__name__)
+RUNNABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+async def _locked(session: AsyncSession, sub_id: uuid.UUID) -> tuple[Job, SubJob] | None:
+    sub = await session.get(SubJob, sub_id)
+    if sub is None:
+        return None
+    job = await lock_job(session, sub.job_id)
+    if job is None:
+        return None
+    await session.refresh(sub)
+    return job, sub
+
+
+def _progress_reporter(deps: Deps, sub_id: uuid.UUID) -> Any:
+    async def report(fraction: float) -> None:
+        async with unit_of_work(deps.runtime.session_factory) as session:
+            found = await _locked(session, sub_id)
+            if found is not None:
+                await report_progress(session, deps.broker, found[0], found[1], fraction)
+
+    return report
+
+
+async def _input_urls(
+    session: AsyncSession, deps: Deps, sub: SubJob, siblings: list[SubJob]
+) -> dict[str, str] | None:
+    """Asset ids of the sub-job's inputs, mapped to URLs its provider can read."""
+    logical = sub.input
+    if "image_from_sub_job" in logical:
+        source = siblings[int(logical["image_from_sub_job"])]
+        if source.status is not SubJobStatus.SUCCEEDED or source.output_asset_id is None:
+            return None
+        logical = {**logical, "image_asset_id": str(source.output_asset_id)}
+        sub.input = logical
+    urls: dict[str, str] = {}
+    for key in ("image_asset_id", "last_image_asset_id"):
+        if logical.get(key):
+            asset = await session.get(Asset, uuid.UUID(logical[key]))
+            if asset is None:
+                raise ProviderError(f"input asset {logical[key]} was deleted")
+            urls[logical[key]] = _asset_url(deps, sub.provider, asset)
+    return urls
+
+
+def _asset_url(deps: Deps, provider: str, asset: Asset) -> str:
+    path = deps.runtime.storage.path(asset.storage_key)
+    if provider == "local":
+        return path.as_uri()
+    settings = deps.runtime.settings
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + deps.runtime.signer.path(asset.id)
+    import base64
+
+    return f"data:{asset.mime_type};base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _webhook_url(deps: Deps, provider: str) -> str | None:
+    settings = deps.runtime.settings
+    if provider != "replicate" or not settings.public_url or not settings.replicate_webhook_secret:
+        return None
+    return settings.public_url.rstrip("/") + "/webhooks/replicate"
+
+
+async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
+    async with unit_of_work(deps.runtime.session_factory) as session:
+        found = await _locked(session, sub_id)
+        if found is None:
+            return
+        job, sub = found
+        if job.status not in RUNNABLE or sub.status in SUB_FINAL:
+            return
+        if sub.prediction_id:  # a rerun after a crash: resume, never pay twice
+            enqueue_after_commit(
+                session, deps.broker, tasks.POLL_SUB_JOB, str(sub.id), 0,
+                job_id=tasks.poll_id(sub, 0),
+            )  # fmt: skip
+            return
+        siblings = await sub_jobs_of(session, job.id)
+        try:
+            urls = await _input_urls(session, deps, sub, siblings)
+        except ProviderError as exc:
+            await _fail_now(session, deps, job, sub, str(exc), "INPUT_MISSING")
+            return
+        if urls is None:
+            return  # waits for the sub-job that makes its start image
+        spec = catalog.MODELS[sub.model]
+        provider_input = catalog.build_provider_input(spec, sub.input, urls)
+        if sub.provider == "local":
+            client = await session.get(Client, (await campaign_of(session, job)).client_id)
+            provider_input["brand_colors"] = brand_colours(client) if client else []
+        if job.status is JobStatus.QUEUED:
+            await set_job_status(session, deps.broker, job, JobStatus.RUNNING, message="rendering")
+        sub.attempts += 1
+        await set_sub_status(
+            session, deps.broker, job, sub, SubJobStatus.SUBMITTED,
+            message=f"attempt {sub.attempts}: submitting to {sub.provider}",
+        )  # fmt: skip
+    provider = deps.provider(sub.provider)
+    try:
+        async with deps.slot(sub.provider):
+            prediction = await provider.create(
+                spec.name,
+                provider_input,
+                webhook_url=_webhook_url(deps, sub.provider),
+                cancel_after=deps.runtime.settings.prediction_deadline,
+                on_progress=_progress_reporter(deps, sub_id),
+            )
+    except ProviderError as exc:
+        await retry_or_fail(deps, sub_id, str(exc), retry_after=exc.retry_after)
+        return
+    await _apply(deps, sub_id, prediction, poll_n=0, store_id=True)
+
+
+async def poll_sub_job(deps: Deps, sub_id: uuid.UUID, n: int) -> None:
+    async with deps.runtime.session_factory() as session:
+        sub = await session.get(SubJob, sub_id)
+        job = await session.get(Job, sub.job_id) if sub else None
+        if sub is None or job is None or sub.status in SUB_FINAL or not sub.prediction_id:
+            return
+        if job.status not in RUNNABLE:
+            return
+        prediction_id, provider_name = sub.prediction_id, sub.provider
+    try:
+        prediction = await deps.provider(provider_name).get(prediction_id)
+    except ProviderError as exc:
+        if not exc.retryable:
+            await retry_or_fail(deps, sub_id, str(exc))
+            return
+        async with unit_of_work(deps.runtime.session_factory) as session:
+            found = await _locked(session, sub_id)
+            if found is not None:
+                _schedule_poll(session, deps, found[1], n + 1, exc.retry_after)
+        return
+    await _apply(deps, sub_id, prediction, poll_n=n + 1, store_id=False)
+
+
+def _schedule_poll(
+    session: AsyncSession, deps: Deps, sub: SubJob, n: int, delay: float | None = None
+) -> None:
+    settings = deps.runtime.settings
+    backoff = min(settings.poll_initial_seconds * (1.5 ** min(n, 20)), settings.poll_max_seconds)
+    enqueue_after_commit(
+        session, deps.broker, tasks.POLL_SUB_JOB, str(sub.id), n,
+        job_id=tasks.poll_id(sub, n), defer_seconds=delay if delay is not None else backoff,
+    )  # fmt: skip
+
+
+async def _apply(
+    deps: Deps, sub_id: uuid.UUID, prediction: Prediction, *, poll_n: int, store_id: bool
+) -> None:
+    """Record what the provider says; download at once when it has succeeded."""
+    status = prediction.status
+    async with unit_of_work(deps.runtime.session_factory) as session:
+        found = await _locked(session, sub_id)
+        if found is None:
+            return
+        job, sub = found
+        if store_id:
+            sub.prediction_id = prediction.id
+        if sub.status in SUB_FINAL or job.status not in RUNNABLE:
+            if store_id and not status.terminal:
+                await deps.provider(sub.provider).cancel(prediction.id)
+            return
+        if status is PredictionStatus.SUCCEEDED:
+            await set_sub_status(
+                session, deps.broker, job, sub, SubJobStatus.DOWNLOADING,
+                message="copying the output into storage",
+            )  # fmt: skip
+        elif not status.terminal:
+            if status is PredictionStatus.PROCESSING and sub.status is SubJobStatus.SUBMITTED:
+                await set_sub_status(session, deps.broker, job, sub, SubJobStatus.PROCESSING)
+            changed = await report_progress(session, deps.broker, job, sub, prediction.progress)
+            if not changed and time.time() - sub.updated_at.timestamp() > 20:
+                sub.updated_at = utcnow()  # heartbeat for the reconciler
+            _schedule_poll(session, deps, sub, poll_n)
+            return
+    if status is PredictionStatus.SUCCEEDED:
+        await _download(deps, sub_id, prediction)
+    else:
+        reason = prediction.error or f"the prediction was {status.value}"
+        await retry_or_fail(deps, sub_id, reason)
+
+
+async def _download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> None:
+    storage = deps.runtime.storage
+    work = storage.tmp / f"sub-{sub_id}-{uuid.uuid4().hex[:8]}"
+    staged: StagedBlob | None = None
+    try:
+        if not prediction.output:
+            raise ProviderError("the provider returned no output")
+        async with deps.runtime.session_factory() as session:
+            sub = await session.get(SubJob, sub_id)
+            assert sub is not None
+            provider = deps.provider(sub.provider)
+        path = await provider.download(prediction.output[0], work / "output")
+        staged = await storage.stage_file(path)
+    except ProviderError as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        await retry_or_fail(deps, sub_id, f"download failed: {exc}", retry_after=exc.retry_after)
+        return
+    try:
+        async with unit_of_work(deps.runtime.session_factory) as session:
+            found = await _locked(session, sub_id)
+            if found is None or found[1].status is not SubJobStatus.DOWNLOADING:
+                storage.discard(staged)
+                return
+            job, sub = found
+            try:
+                asset = await _store_output(session, deps, job, sub, staged)
+            except ServiceError as exc:
+                await _fail_now(
+                    session, deps, job, sub,
+                    f"the provider returned an unusable file: {exc.message}", "BAD_OUTPUT",
+                )  # fmt: skip
+                return
+            spec = catalog.MODELS[sub.model]
+            seconds = asset.duration_seconds or sub.input.get("duration")
+            sub.cost_usd = spec.price.cost(seconds=seconds, variant=catalog.variant(sub.input))
+            sub.output_asset_id = asset.id
+            await set_sub_status(session, deps.broker, job, sub, SubJobStatus.SUCCEEDED)
+            await after_sub_job(session, deps, job)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def _store_output(
+    session: AsyncSession, deps: Deps, job: Job, sub: SubJob, staged: StagedBlob
+) -> Asset:
+    campaign = await campaign_of(session, job)
+    return await assets.ingest(
+        session,
+        deps.runtime.storage,
+        staged,
+        client_id=campaign.client_id,
+        campaign_id=campaign.id,
+        filename=f"{job.kind.value}-{str(job.id)[:8]}-{sub.index + 1}",
+        origin=AssetOrigin.GENERATED,
+        job_id=job.id,
+        sub_job_id=sub.id,
+    )
+
+
+async def retry_or_fail(
+    deps: Deps, sub_id: uuid.UUID, reason: str, *, retry_after: float | None = None
+) -> None:
+    settings = deps.runtime.settings
+    async with unit_of_work(deps.runtime.session_factory) as session:
+        found = await _locked(session, sub_id)
+        if found is None:
+            return
+        job, sub = found
+        if sub.status in SUB_FINAL or job.status not in RUNNABLE:
+            return
+        if sub.attempts < settings.max_attempts:
+            delay = retry_after or settings.retry_backoff_seconds * 2 ** (sub.attempts - 1)
+            sub.prediction_id = None
+            await set_sub_status(
+                session, deps.broker, job, sub, SubJobStatus.QUEUED,
+                message=f"attempt {sub.attempts} failed: {reason}; retrying in {delay:g}s",
+            )  # fmt: skip
+            enqueue_after_commit(
+                session, deps.broker, tasks.RUN_SUB_JOB, str(sub.id),
+                job_id=tasks.run_id(sub), defer_seconds=delay,
+            )  # fmt: skip
+            return
+        await _fail_now(session, deps, job, sub, reason, "PROVIDER_ERROR")
+
+
+async def _fail_now(
+    session: AsyncSession, deps: Deps, job: Job, sub: SubJob, reason: str, code: str
+) -> None:
+    await set_sub_status(
+        session, deps.broker, job, sub, SubJobStatus.FAILED, error=reason, error_code=code
+    )
+    await after_sub_job(session, deps, job)
+
+
+async def after_sub_job(session: AsyncSession, deps: Deps, job: Job) -> None:
+    """A sub-job ended: start what waited on it, and end the job when all have ended."""
+    subs = await sub_jobs_of(session, job.id)
+    job.cost_actual_usd = total_cost(subs)
+    for sub in subs:
+        source_index = sub.input.get("image_from_sub_job")
+        if sub.status is not SubJobStatus.QUEUED or source_index is None:
+            continue
+        source = subs[int(source_index)]
+        if source.status is SubJobStatus.SUCCEEDED:
+            enqueue_after_commit(
+                session, deps.broker, tasks.RUN_SUB_JOB, str(sub.id), job_id=tasks.run_id(sub)
+            )
+        elif source.status in SUB_FINAL:
+            await set_sub_status(
+                session, deps.broker, job, sub, SubJobStatus.CANCELED,
+                message="its start image could not be made",
+            )  # fmt: skip
+    if any(s.status not in SUB_FINAL for s in subs):
+        return
+    failed = [s for s in subs if s.status is not SubJobStatus.SUCCEEDED]
+    if job.kind is JobKind.PAIR_VIDEO:
+        if not failed:
+            await set_job_status(
+                session, deps.broker, job, JobStatus.COMBINING, message="combining the clips"
+            )
+            enqueue_after_commit(
+                session, deps.broker, tasks.COMBINE_JOB, str(job.id), job_id=f"combine:{job.id}"
+            )
+            return
+        first = failed[0]
+        await set_job_status(
+            session, deps.broker, job, JobStatus.FAILED, error_code="SUBJOBS_FAILED",
+            error=f"{len(failed)} of {len(subs)} clips failed (#{first.index + 1}: {first.error}); "
+            "retry them to finish the video",
+        )  # fmt: skip
+        return
+    last = subs[-1]
+    if last.status is SubJobStatus.SUCCEEDED:
+        job.output_asset_id = last.output_asset_id
+        await set_job_status(session, deps.broker, job, JobStatus.SUCCEEDED, message="done")
+    else:
+        await set_job_status(
+            session, deps.broker, job, JobStatus.FAILED,
+            error=failed[0].error or "the generation failed", error_code="SUBJOBS_FAILED",
+        )  # fmt: skip

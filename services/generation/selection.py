@@ -1,0 +1,143 @@
+"""The pair job's first step: choose the image pairs, then render or wait for approval."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from decimal import Decimal
+
+from db.models import Client, Job, JobStatus, SubJob, SubJobStatus
+from services import catalog
+from services.broker import enqueue_after_commit
+from services.generation import tasks
+from services.generation.deps import Deps
+from services.generation.plan import campaign_images, clip_logical, clip_model
+from services.generation.requests import Pair, PairVideoRequest
+from services.generation.state import campaign_of, lock_job, set_job_status
+from services.pairing import CampaignBrief, ImageCandidate, PairChoice, PairingError
+from services.uow import unit_of_work
+
+log = logging.getLogger(__name__)
+MAX_SELECTION_ATTEMPTS = 3
+
+
+async def select_pairs(deps: Deps, job_id: uuid.UUID, attempt: int = 1) -> None:
+    storage = deps.runtime.storage
+    async with deps.runtime.session_factory() as session:
+        job = await session.get(Job, job_id)
+        if job is None or job.status is not JobStatus.QUEUED:
+            return
+        campaign = await campaign_of(session, job)
+        client = await session.get(Client, campaign.client_id)
+        assert client is not None
+        images = await campaign_images(session, campaign.id)
+        guide = client.brand_guidelines or {}
+        brief = CampaignBrief(
+            client_name=client.name,
+            campaign_name=campaign.name,
+            goal=campaign.goal,
+            audience=campaign.audience,
+            product_url=campaign.product_url,
+            tone=guide.get("tone"),
+            colors=[f"{c.get('name') or ''} {c['hex']}".strip() for c in guide.get("colors", [])],
+            dos=list(guide.get("dos", [])),
+            donts=list(guide.get("donts", [])),
+        )
+        num_pairs = int(job.params["numPairs"])
+    candidates = [
+        ImageCandidate(
+            asset_id=a.id,
+            path=storage.path(a.storage_key),
+            mime_type=a.mime_type,
+            width=a.width,
+            height=a.height,
+        )
+        for a in images
+    ]
+    try:
+        choices = await deps.selector.select(candidates, brief, num_pairs)
+    except PairingError as exc:
+        await _selection_failed(deps, job_id, exc, attempt)
+        return
+    await _store_choices(deps, job_id, choices)
+
+
+async def _selection_failed(deps: Deps, job_id: uuid.UUID, exc: PairingError, attempt: int) -> None:
+    async with unit_of_work(deps.runtime.session_factory) as session:
+        job = await lock_job(session, job_id)
+        if job is None or job.status is not JobStatus.QUEUED:
+            return
+        if exc.retryable and attempt < MAX_SELECTION_ATTEMPTS:
+            delay = exc.retry_after or deps.runtime.settings.retry_backoff_seconds * attempt
+            enqueue_after_commit(
+                session, deps.broker, tasks.SELECT_PAIRS, str(job_id), attempt + 1,
+                job_id=f"pairs:{job_id}:{attempt + 1}", defer_seconds=delay,
+            )  # fmt: skip
+            return
+        await set_job_status(
+            session, deps.broker, job, JobStatus.FAILED,
+            error=f"pair selection failed: {exc.message}", error_code="PAIRING_FAILED",
+        )  # fmt: skip
+
+
+async def _store_choices(deps: Deps, job_id: uuid.UUID, choices: list[PairChoice]) -> None:
+    async with unit_of_work(deps.runtime.session_factory) as session:
+        job = await lock_job(session, job_id)
+        if job is None or job.status is not JobStatus.QUEUED:
+            return
+        spec = clip_model(job.model)
+        request = PairVideoRequest(
+            campaign_id=job.campaign_id,
+            clip_duration=job.params["clipDuration"],
+            model=job.model,
+            resolution=job.params.get("resolution"),
+        )
+        provider = deps.runtime.settings.generation_provider
+        subs: list[SubJob] = []
+        storyboard = []
+        for index, choice in enumerate(choices):
+            logical = clip_logical(
+                spec, request, job.params["prompt"], Pair(choice.first, choice.last)
+            )
+            logical["pair"] = {"score": round(choice.score, 4), "reason": choice.reason}
+            cost = catalog.estimate(spec, logical)
+            subs.append(
+                SubJob(
+                    job_id=job.id,
+                    index=index,
+                    model=spec.name,
+                    provider=provider,
+                    input=logical,
+                    status=SubJobStatus.QUEUED,
+                    cost_usd=Decimal(0),
+                )
+            )
+            storyboard.append(
+                {
+                    "index": index,
+                    "firstAssetId": str(choice.first),
+                    "lastAssetId": str(choice.last),
+                    "score": round(choice.score, 4),
+                    "reason": choice.reason,
+                    "costUsd": str(cost),
+                }
+            )
+        session.add_all(subs)
+        await session.flush()
+        job.cost_estimate_usd = sum((Decimal(str(s["costUsd"])) for s in storyboard), Decimal(0))
+        job.params = {**job.params, "storyboard": storyboard, "selector": deps.selector.name}
+        data = {"storyboard": storyboard, "costEstimateUsd": str(job.cost_estimate_usd)}
+        if job.params.get("requireApproval"):
+            await set_job_status(
+                session, deps.broker, job, JobStatus.AWAITING_APPROVAL,
+                message=f"{len(subs)} pairs chosen; waiting for approval", data=data,
+            )  # fmt: skip
+            return
+        await set_job_status(
+            session, deps.broker, job, JobStatus.RUNNING,
+            message=f"{len(subs)} pairs chosen; rendering", data=data,
+        )  # fmt: skip
+        for sub in subs:
+            enqueue_after_commit(
+                session, deps.broker, tasks.RUN_SUB_JOB, str(sub.id), job_id=tasks.run_id(sub)
+            )

@@ -1,0 +1,170 @@
+"""State changes of jobs and sub-jobs. Each writes its row and its JobEvent together."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.base import utcnow
+from db.models import Campaign, Job, JobStatus, SubJob, SubJobStatus
+from services.broker import Broker
+from services.events import append_event
+
+JOB_FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
+SUB_FINAL = frozenset({SubJobStatus.SUCCEEDED, SubJobStatus.FAILED, SubJobStatus.CANCELED})
+
+
+async def lock_job(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
+    """Take the job's row lock first, so what this transaction reads next is current and
+    concurrent writers of one job (two sub-jobs finishing together) queue up."""
+    touched = await session.execute(
+        update(Job).where(Job.id == job_id).values(last_seq=Job.last_seq)
+    )
+    if not touched.rowcount:  # type: ignore[attr-defined]
+        return None
+    return await session.scalar(
+        select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
+    )
+
+
+async def sub_jobs_of(session: AsyncSession, job_id: uuid.UUID) -> list[SubJob]:
+    stmt = (
+        select(SubJob)
+        .where(SubJob.job_id == job_id)
+        .order_by(SubJob.index)
+        .execution_options(populate_existing=True)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def campaign_of(session: AsyncSession, job: Job) -> Campaign:
+    campaign = await session.get(Campaign, job.campaign_id)
+    assert campaign is not None
+    return campaign
+
+
+async def set_job_status(
+    session: AsyncSession,
+    broker: Broker,
+    job: Job,
+    status: JobStatus,
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    error_code: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    job.status = status
+    now = utcnow()
+    if status is JobStatus.RUNNING and job.started_at is None:
+        job.started_at = now
+    if status in JOB_FINAL:
+        job.finished_at = now
+    elif job.finished_at is not None:
+        job.finished_at = None
+    if error is not None or status is JobStatus.SUCCEEDED:
+        job.error, job.error_code = error, error_code
+    await append_event(
+        session,
+        broker,
+        job,
+        type="job.status",
+        status=status.value,
+        message=message or error,
+        data={
+            "costActualUsd": str(job.cost_actual_usd),
+            "outputAssetId": str(job.output_asset_id) if job.output_asset_id else None,
+            **(data or {}),
+        },
+    )
+
+
+async def set_sub_status(
+    session: AsyncSession,
+    broker: Broker,
+    job: Job,
+    sub: SubJob,
+    status: SubJobStatus,
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    error_code: str | None = None,
+    progress: float | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    sub.status = status
+    now = utcnow()
+    if status is SubJobStatus.SUBMITTED and sub.started_at is None:
+        sub.started_at = now
+    if status in SUB_FINAL:
+        sub.finished_at = now
+    if status is SubJobStatus.SUCCEEDED:
+        sub.progress = 1.0
+        sub.error = sub.error_code = None
+    elif progress is not None:
+        sub.progress = progress
+    if error is not None:
+        sub.error, sub.error_code = error, error_code
+    await append_event(
+        session,
+        broker,
+        job,
+        sub_job=sub,
+        type="subjob.status",
+        status=status.value,
+        progress=sub.progress,
+        message=message or error,
+        data={
+            "index": sub.index,
+            "attempts": sub.attempts,
+            "costUsd": str(sub.cost_usd),
+            "outputAssetId": str(sub.output_asset_id) if sub.output_asset_id else None,
+            **(data or {}),
+        },
+    )
+
+
+async def report_progress(
+    session: AsyncSession, broker: Broker, job: Job, sub: SubJob, progress: float | None
+) -> bool:
+    """A progress tick; returns False (and writes nothing) when it says nothing new."""
+    if progress is None or sub.status in SUB_FINAL:
+        return False
+    progress = max(0.0, min(1.0, progress))
+    if sub.progress is not None and progress - sub.progress < 0.01:
+        return False
+    sub.progress = progress
+    await append_event(
+        session,
+        broker,
+        job,
+        sub_job=sub,
+        type="subjob.progress",
+        status=sub.status.value,
+        progress=progress,
+        data={"index": sub.index},
+    )
+    return True
+
+
+def total_cost(subs: list[SubJob]) -> Decimal:
+    return sum((s.cost_usd for s in subs), Decimal(0))
+
+
+async def report_job_progress(
+    session: AsyncSession, broker: Broker, job: Job, progress: float, message: str
+) -> None:
+    """Progress of a job-level step (combining), not tied to one sub-job."""
+    await append_event(
+        session,
+        broker,
+        job,
+        type="job.progress",
+        status=job.status.value,
+        progress=max(0.0, min(1.0, progress)),
+        message=message,
+    )

@@ -1,0 +1,20 @@
+"""Names and deterministic arq job ids of the worker's tasks (the worker maps them)."""
+
+from __future__ import annotations
+
+from db.models import SubJob
+
+RUN_SUB_JOB = "run_sub_job"
+POLL_SUB_JOB = "poll_sub_job"
+SELECT_PAIRS = "select_pairs"
+COMBINE_JOB = "combine_job"
+CANCEL_PREDICTIONS = "cancel_predictions"
+RECONCILE = "reconcile"
+
+
+def run_id(sub: SubJob) -> str:
+    return f"run:{sub.id}:{sub.attempts}"
+
+
+def poll_id(sub: SubJob, n: int) -> str:
+    return f"poll:{sub.id}:{sub.attempts}:{n}"
