@@ -12,6 +12,16 @@ from arq.jobs import ResultNotFound
 
 log = logging.getLogger(__name__)
 
+# A counting semaphore shared by every worker: a set of the members holding a slot.
+ACQUIRE_SLOT = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
+if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('SADD', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
 
 class ArqBroker:
     def __init__(self, pool: ArqRedis, *, prefix: str) -> None:
@@ -24,7 +34,7 @@ class ArqBroker:
 
     async def enqueue(
         self, task: str, *args: Any, job_id: str | None = None, defer_seconds: float | None = None
-    ) -> None:
+    ) -> bool:
         job = await self.pool.enqueue_job(
             task,
             *args,
@@ -34,6 +44,7 @@ class ArqBroker:
         )
         if job is None:
             log.debug("task %s already queued or running; not enqueued again", job_id)
+        return job is not None
 
     async def abort(self, job_id: str) -> None:
         job = ArqJob(job_id, self.pool, _queue_name=self.queue_name)
@@ -43,6 +54,19 @@ class ArqBroker:
 
     async def publish(self, channel: str, message: str) -> None:
         await self.pool.publish(channel, message)
+
+    async def acquire_slot(self, pool: str, member: str, limit: int) -> bool:
+        claimed = await self.pool.eval(  # type: ignore[misc]
+            ACQUIRE_SLOT, 1, f"{self.prefix}:slots:{pool}", member, str(limit)
+        )
+        return bool(claimed)
+
+    async def release_slot(self, pool: str, member: str) -> None:
+        await self.pool.srem(f"{self.prefix}:slots:{pool}", member)  # type: ignore[misc]
+
+    async def slot_members(self, pool: str) -> set[str]:
+        members = await self.pool.smembers(f"{self.prefix}:slots:{pool}")  # type: ignore[misc]
+        return {m.decode() if isinstance(m, bytes) else str(m) for m in members}
 
     async def once(self, key: str, ttl_seconds: int) -> bool:
         claimed = await self.pool.set(f"{self.prefix}:once:{key}", b"1", nx=True, ex=ttl_seconds)

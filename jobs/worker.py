@@ -102,13 +102,20 @@ def build_worker(
     return Worker(
         functions=FUNCTIONS,
         queue_name=f"{settings.redis_prefix}:queue",
-        cron_jobs=[cron(reconcile, second={0, 30}, run_at_startup=True)],
+        cron_jobs=[
+            cron(
+                reconcile,
+                second=set(range(0, 60, max(1, min(settings.reconcile_interval_seconds, 60)))),
+                run_at_startup=True,
+                unique=True,
+            )
+        ],
         redis_pool=pool,
         on_startup=startup,
         on_shutdown=shutdown,
         handle_signals=handle_signals,
         max_jobs=settings.worker_max_jobs,
-        job_timeout=600,
+        job_timeout=300,
         keep_result=0,
         poll_delay=settings.worker_poll_delay,
         max_tries=5,

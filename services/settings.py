@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     run_worker: bool | None = Field(
         default=None, description="Run a worker inside `serve` (default: only without REDIS_URL)."
     )
+    reconcile_interval_seconds: int = 30
+    reconcile_stale_seconds: float = 60
     worker_max_jobs: int = 40
     worker_poll_delay: float = 0.05
     max_upload_bytes: int = 512 * 1024 * 1024
@@ -61,6 +63,23 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     media_url_ttl_seconds: int = 24 * 3600
     sql_echo: bool = False
+    allowed_origins: str = Field(
+        default="",
+        description="Comma-separated origins whose pages may open a WebSocket (the server's own "
+        "origin and public_url's are always allowed; `*` allows any).",
+    )
+    ws_connection_init_timeout_seconds: float = 5.0
+    ws_max_subscriptions_per_connection: int = 50
+    ws_keep_alive_seconds: float = 15.0
+    live_idle_resync_seconds: float = Field(
+        default=10.0,
+        description="A live subscription that heard nothing for this long checks the log.",
+    )
+    live_inbox_limit: int = Field(
+        default=1000, description="Events queued per slow subscriber before it refills from the DB."
+    )
+    eta_sample_size: int = 50
+    eta_cache_seconds: float = 60.0
 
     @property
     def embedded(self) -> bool:

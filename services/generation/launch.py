@@ -23,6 +23,7 @@ from services.generation.plan import (
     clip_logical,
     clip_model,
     make_plan,
+    storyboard_entry,
 )
 from services.generation.requests import GenerationRequest, Pair, PairVideoRequest
 from services.generation.state import (
@@ -196,9 +197,12 @@ async def _replace_pairs(
     await session.execute(delete(SubJob).where(SubJob.job_id == job.id))
     provider = old[0].provider if old else "local"
     subs = []
+    storyboard = []
     for i, pair in enumerate(pairs):
         logical = clip_logical(spec, req, job.params["prompt"], pair)
         logical["pair"] = {"score": None, "reason": "chosen by a person"}
+        cost = catalog.estimate(spec, logical)
+        storyboard.append(storyboard_entry(i, pair, None, "chosen by a person", cost))
         subs.append(
             SubJob(
                 job_id=job.id,
@@ -212,7 +216,7 @@ async def _replace_pairs(
         )
     session.add_all(subs)
     await session.flush()
-    job.params = {**job.params, "storyboard": [s.input.get("pair") for s in subs]}
+    job.params = {**job.params, "storyboard": storyboard}
     return subs
 
 

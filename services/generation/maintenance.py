@@ -43,10 +43,13 @@ async def cancel_predictions(deps: Deps, job_id: uuid.UUID) -> int:
     return canceled
 
 
-async def reconcile(deps: Deps, stale_after: timedelta = timedelta(seconds=60)) -> int:
+async def reconcile(deps: Deps) -> int:
     """Re-enqueue stale work under its deterministic id: arq drops the duplicate when
-    the original task is still queued or running, so only lost work runs again."""
+    the original task is still queued or running, so only lost work runs again. Also
+    frees provider slots held by sub-jobs that have ended."""
+    stale_after = timedelta(seconds=deps.runtime.settings.reconcile_stale_seconds)
     cutoff = utcnow() - stale_after
+    await _free_slots(deps)
     enqueued = 0
     async with deps.runtime.session_factory() as session:
         subs = await session.scalars(
@@ -76,3 +79,24 @@ async def reconcile(deps: Deps, stale_after: timedelta = timedelta(seconds=60)) 
                 await deps.broker.enqueue(tasks.SELECT_PAIRS, str(job.id), job_id=f"pairs:{job.id}")
                 enqueued += 1
     return enqueued
+
+
+async def _free_slots(deps: Deps) -> None:
+    members_of = getattr(deps.broker, "slot_members", None)
+    if members_of is None:
+        return
+    for provider in deps.providers:
+        pool = f"provider:{provider}"
+        members = await members_of(pool)
+        if not members:
+            continue
+        async with deps.runtime.session_factory() as session:
+            ids = [uuid.UUID(m) for m in members]
+            open_ids = set(
+                await session.scalars(
+                    select(SubJob.id).where(SubJob.id.in_(ids), SubJob.status.in_(OPEN_SUB))
+                )
+            )
+        for member_id in ids:
+            if member_id not in open_ids:
+                await deps.broker.release_slot(pool, str(member_id))

@@ -286,3 +286,17 @@ async def make_plan(session: AsyncSession, viewer: Viewer, req: GenerationReques
     if isinstance(req, AudioRequest):
         return await plan_audio(session, viewer, req)
     return await plan_pair_video(session, viewer, req)
+
+
+def storyboard_entry(
+    index: int, pair: Pair, score: float | None, reason: str, cost: Decimal
+) -> dict[str, Any]:
+    """One row of a pair job's storyboard (stored in `Job.params["storyboard"]`)."""
+    return {
+        "index": index,
+        "firstAssetId": str(pair.first_asset_id),
+        "lastAssetId": str(pair.last_asset_id),
+        "score": None if score is None else round(score, 4),
+        "reason": reason,
+        "costUsd": str(cost),
+    }

@@ -110,11 +110,20 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
         job, sub = found
         if job.status not in RUNNABLE or sub.status in SUB_FINAL:
             return
-        if sub.prediction_id:  # a rerun after a crash: resume, never pay twice
-            enqueue_after_commit(
-                session, deps.broker, tasks.POLL_SUB_JOB, str(sub.id), 0,
-                job_id=tasks.poll_id(sub, 0),
-            )  # fmt: skip
+        resume = bool(sub.prediction_id)
+    if resume:  # a rerun after a crash: poll the stored prediction, never pay twice
+        for n in (0, 1):
+            if await deps.broker.enqueue(
+                tasks.POLL_SUB_JOB, str(sub.id), n, job_id=tasks.poll_id(sub, n)
+            ):
+                break
+        return
+    async with unit_of_work(deps.runtime.session_factory) as session:
+        found = await _locked(session, sub_id)
+        if found is None:
+            return
+        job, sub = found
+        if job.status not in RUNNABLE or sub.status in SUB_FINAL or sub.prediction_id:
             return
         siblings = await sub_jobs_of(session, job.id)
         try:
@@ -124,6 +133,16 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
             return
         if urls is None:
             return  # waits for the sub-job that makes its start image
+        settings = deps.runtime.settings
+        slot_pool = f"provider:{sub.provider}"
+        if not await deps.broker.acquire_slot(
+            slot_pool, str(sub.id), settings.provider_concurrency
+        ):  # every slot of this provider is busy: try again shortly
+            enqueue_after_commit(
+                session, deps.broker, tasks.RUN_SUB_JOB, str(sub.id),
+                job_id=f"{tasks.run_id(sub)}:wait:{time.monotonic_ns()}", defer_seconds=0.5,
+            )  # fmt: skip
+            return
         spec = catalog.MODELS[sub.model]
         provider_input = catalog.build_provider_input(spec, sub.input, urls)
         if sub.provider == "local":

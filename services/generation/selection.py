@@ -11,7 +11,12 @@ from services import catalog
 from services.broker import enqueue_after_commit
 from services.generation import tasks
 from services.generation.deps import Deps
-from services.generation.plan import campaign_images, clip_logical, clip_model
+from services.generation.plan import (
+    campaign_images,
+    clip_logical,
+    clip_model,
+    storyboard_entry,
+)
 from services.generation.requests import Pair, PairVideoRequest
 from services.generation.state import campaign_of, lock_job, set_job_status
 from services.pairing import CampaignBrief, ImageCandidate, PairChoice, PairingError
@@ -113,14 +118,9 @@ async def _store_choices(deps: Deps, job_id: uuid.UUID, choices: list[PairChoice
                 )
             )
             storyboard.append(
-                {
-                    "index": index,
-                    "firstAssetId": str(choice.first),
-                    "lastAssetId": str(choice.last),
-                    "score": round(choice.score, 4),
-                    "reason": choice.reason,
-                    "costUsd": str(cost),
-                }
+                storyboard_entry(
+                    index, Pair(choice.first, choice.last), choice.score, choice.reason, cost
+                )
             )
         session.add_all(subs)
         await session.flush()

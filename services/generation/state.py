@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
 from db.models import Campaign, Job, JobStatus, SubJob, SubJobStatus
-from services.broker import Broker
+from services.broker import Broker, release_after_commit
 from services.events import append_event
 
 JOB_FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
@@ -98,6 +98,8 @@ async def set_sub_status(
 ) -> None:
     sub.status = status
     now = utcnow()
+    if status in SUB_FINAL or status is SubJobStatus.QUEUED:
+        release_after_commit(session, broker, f"provider:{sub.provider}", str(sub.id))
     if status is SubJobStatus.SUBMITTED and sub.started_at is None:
         sub.started_at = now
     if status in SUB_FINAL:

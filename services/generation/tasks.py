@@ -17,4 +17,7 @@ def run_id(sub: SubJob) -> str:
 
 
 def poll_id(sub: SubJob, n: int) -> str:
-    return f"poll:{sub.id}:{sub.attempts}:{n}"
+    """Two ids a sub-job's poll chain alternates between: a running poll can queue the
+    next, and a second chain (a resume after a crash) merges into the first instead of
+    doubling it, because its enqueue is refused while both ids are taken."""
+    return f"poll:{sub.id}:{sub.attempts}:{n % 2}"

@@ -1,0 +1,235 @@
+"""End to end on the `replicate` provider: our real HTTP client against a loopback server
+that speaks Replicate's documented API, with signed webhooks, 429s and failures."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from gql.app import create_app
+from services.media.probe import probe
+from services.settings import Settings
+from tests.client import GraphQLClient
+from tests.conftest import issue_key
+from tests.fakes.replicate import FakeModel, FakeReplicate, new_webhook_secret, sign_webhook
+from tests.fakes.server import serve_app
+from tests.jobs import CANCEL, GENERATE_IMAGE, GENERATE_VIDEO, PAIR_VIDEO, launch, wait_for_job
+from tests.samples import Samples
+
+TOKEN = "r8_e2e_token"
+SECRET = new_webhook_secret()
+IMAGE_MODEL = "google/nano-banana"
+VIDEO_MODEL = "bytedance/seedance-1-lite"
+
+
+@pytest.fixture(scope="module")
+async def fake_server() -> AsyncIterator[tuple[FakeReplicate, str]]:
+    fake = FakeReplicate(TOKEN, SECRET)
+    async with serve_app(fake.app) as base_url:
+        yield fake, base_url
+    await fake.aclose()
+
+
+@pytest.fixture(scope="module")
+async def served(
+    fake_server: tuple[FakeReplicate, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    database_url: str | None,
+    settings: Settings,
+) -> AsyncIterator[tuple[Starlette, str]]:
+    app_settings = Settings(
+        data_dir=tmp_path_factory.mktemp("replicate-app"),
+        database_url=database_url,
+        redis_url=settings.redis_url,
+        redis_prefix=f"reelgraph-rep-{uuid.uuid4().hex[:8]}",
+        run_worker=True,
+        generation_provider="replicate",
+        replicate_api_token=TOKEN,
+        replicate_api_base=f"{fake_server[1]}/v1",
+        replicate_webhook_secret=SECRET,
+        poll_initial_seconds=0.05,
+        poll_max_seconds=0.2,
+        retry_backoff_seconds=0.05,
+        max_attempts=3,
+    )
+    app = create_app(app_settings)
+    async with serve_app(app) as base_url:
+        app_settings.public_url = base_url  # providers send webhooks here
+        yield app, base_url
+
+
+@pytest.fixture
+async def fake(fake_server: tuple[FakeReplicate, str], samples: Samples) -> FakeReplicate:
+    replicate = fake_server[0]
+    await replicate.reset()
+    replicate.add_model(IMAGE_MODEL, FakeModel(mode="timed", duration=0.05,
+                                               files={"out.png": samples.png}))  # fmt: skip
+    replicate.add_model(VIDEO_MODEL, FakeModel(mode="timed", duration=0.1,
+                                               files={"out.mp4": samples.mp4}))  # fmt: skip
+    return replicate
+
+
+@pytest.fixture
+async def client(served: tuple[Starlette, str]) -> AsyncIterator[GraphQLClient]:
+    app, base_url = served
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+        yield GraphQLClient(http, await issue_key(app.state.runtime))
+
+
+@pytest.fixture
+def app(served: tuple[Starlette, str]) -> Starlette:
+    return served[0]
+
+
+async def _campaign_with_images(client: GraphQLClient, samples: Samples, n: int) -> str:
+    client_id = await client.create_client(f"Brand {uuid.uuid4().hex[:4]}")
+    campaign = await client.create_campaign(client_id, "Replicate")
+    for i in range(n):
+        await client.upload_ok(samples.png + bytes([i]), f"{i}.png", campaign_id=campaign)
+    return campaign
+
+
+def _creates(fake: FakeReplicate, model: str) -> list[Any]:
+    return fake.calls("POST", f"/v1/models/{model}/predictions")
+
+
+async def test_pair_video_with_webhooks(
+    client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples, tmp_path: Path
+) -> None:
+    campaign = await _campaign_with_images(client, samples, 4)
+    queued = await launch(
+        client, PAIR_VIDEO, campaignId=campaign, numPairs=3, clipDuration=2, transition="fade"
+    )
+    done = await wait_for_job(client, app, queued["id"])
+    assert done["status"] == "SUCCEEDED", (done["error"], [s["error"] for s in done["subJobs"]])
+    creates = _creates(fake, VIDEO_MODEL)
+    assert len(creates) == 3, "one prediction per clip, none paid twice"
+    body = creates[0].body
+    assert body["webhook"].endswith("/webhooks/replicate")
+    assert set(body["input"]) >= {"prompt", "image", "last_frame_image", "duration"}
+    assert body["input"]["duration"] == 2
+    assert creates[0].headers["cancel-after"]
+    await fake.webhooks_sent()
+    assert {d.status for d in fake.deliveries} == {200}
+    response = await client.http.get(done["outputAsset"]["url"])
+    (tmp_path / "final.mp4").write_bytes(response.content)
+    info = await probe(tmp_path / "final.mp4")
+    assert info.duration_seconds is not None
+    assert abs(info.duration_seconds - (3 * 2 - 2 * 0.5)) <= 1 / 25 + 1e-3
+
+
+async def test_polling_without_webhooks_and_429_on_create(
+    client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples
+) -> None:
+    settings = app.state.runtime.settings
+    public_url, settings.public_url = settings.public_url, None
+    try:
+        fake.models[IMAGE_MODEL].mode = "per_poll"
+        fake.fail_next("create", 429, times=2, retry_after="0")
+        campaign = await _campaign_with_images(client, samples, 0)
+        queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
+        done = await wait_for_job(client, app, queued["id"])
+    finally:
+        settings.public_url = public_url
+    assert done["status"] == "SUCCEEDED", done["subJobs"]
+    assert len(_creates(fake, IMAGE_MODEL)) == 3, "two 429s, retried with Retry-After"
+    assert "webhook" not in _creates(fake, IMAGE_MODEL)[-1].body
+    assert fake.calls("GET", f"/v1/predictions/{sub_prediction(fake)}"), "it polled"
+    assert done["outputAsset"]["mimeType"] == "image/png"
+
+
+def sub_prediction(fake: FakeReplicate) -> str:
+    (prediction_id,) = fake.predictions
+    return prediction_id
+
+
+async def test_failed_predictions_retry_then_fail_with_the_reason(
+    client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples
+) -> None:
+    fake.models[IMAGE_MODEL].outcome = "failed"
+    fake.models[IMAGE_MODEL].error = "NSFW content detected"
+    campaign = await _campaign_with_images(client, samples, 0)
+    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
+    done = await wait_for_job(client, app, queued["id"])
+    assert done["status"] == "FAILED"
+    (sub,) = done["subJobs"]
+    assert (sub["status"], sub["attempts"]) == ("FAILED", 3)
+    assert "NSFW content detected" in sub["error"]
+    assert sub["errorCode"] == "PROVIDER_ERROR"
+    assert done["outputAsset"] is None
+    assert len(_creates(fake, IMAGE_MODEL)) == 3
+
+
+@pytest.mark.parametrize("garbage", ["not a url", {"weird": 1}, "bytes"])
+async def test_garbage_output_fails_the_sub_job(
+    client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples, garbage: Any
+) -> None:
+    model = fake.models[IMAGE_MODEL]
+    if garbage == "bytes":
+        model.files = {"out.png": b"this is not an image at all"}
+    else:
+        model.output = garbage
+    campaign = await _campaign_with_images(client, samples, 0)
+    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
+    done = await wait_for_job(client, app, queued["id"])
+    assert done["status"] == "FAILED"
+    (sub,) = done["subJobs"]
+    assert sub["status"] == "FAILED"
+    assert sub["error"]
+    expected = "BAD_OUTPUT" if garbage == "bytes" else "PROVIDER_ERROR"
+    assert sub["errorCode"] == expected
+    assets = await client.execute(
+        "query($id: ID!) { node(id: $id) { ... on Campaign { assets { totalCount } } } }",
+        {"id": campaign},
+    )
+    assert assets["node"]["assets"]["totalCount"] == 0, "nothing half-written"
+
+
+async def test_cancel_stops_the_prediction(
+    client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples
+) -> None:
+    fake.models[VIDEO_MODEL].mode = "manual"
+    campaign = await _campaign_with_images(client, samples, 1)
+    image = await client.execute(
+        "query($id: ID!) { node(id: $id) { ... on Campaign { assets { nodes { id } } } } }",
+        {"id": campaign},
+    )
+    image_id = image["node"]["assets"]["nodes"][0]["id"]
+    queued = await launch(client, GENERATE_VIDEO, campaignId=campaign, imageAssetId=image_id)
+    await fake.wait_for(lambda: len(fake.predictions) == 1, within=30)
+    prediction_id = sub_prediction(fake)
+    await wait_for_job(client, app, queued["id"], statuses={"RUNNING"})
+    payload = await client.mutate(CANCEL, {"input": {"jobId": queued["id"]}})
+    assert payload["job"]["status"] == "CANCELED"
+    assert payload["job"]["subJobs"][0]["status"] == "CANCELED"
+    await fake.wait_status(prediction_id, "canceled")
+    again = await client.mutate(CANCEL, {"input": {"jobId": queued["id"]}})
+    assert again["code"] == "CONFLICT"
+
+
+async def test_webhooks_are_verified_and_deduplicated(
+    served: tuple[Starlette, str], fake: FakeReplicate
+) -> None:
+    _, base_url = served
+    body = json.dumps({"id": "unknown", "status": "succeeded", "output": None}).encode()
+    good = sign_webhook(SECRET, "msg_1", int(__import__("time").time()), body)
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        forged = {**good, "webhook-signature": "v1,AAAA"}
+        assert (
+            await http.post("/webhooks/replicate", content=body, headers=forged)
+        ).status_code == 401
+        stale = sign_webhook(SECRET, "msg_2", 1_000_000, body)
+        assert (
+            await http.post("/webhooks/replicate", content=body, headers=stale)
+        ).status_code == 401
+        first = await http.post("/webhooks/replicate", content=body, headers=good)
+        assert first.json() == {"status": "unknown prediction"}
+        replay = await http.post("/webhooks/replicate", content=body, headers=good)
+        assert replay.json() == {"status": "duplicate"}
