@@ -38,6 +38,10 @@ async def poll_sub_job(ctx: Ctx, sub_id: str, n: int) -> None:
     await runner.poll_sub_job(_deps(ctx), uuid.UUID(sub_id), n)
 
 
+async def apply_webhook(ctx: Ctx, sub_id: str, body: dict[str, Any]) -> None:
+    await runner.apply_webhook(_deps(ctx), uuid.UUID(sub_id), body)
+
+
 async def select_pairs(ctx: Ctx, job_id: str, attempt: int = 1) -> None:
     await selection.select_pairs(_deps(ctx), uuid.UUID(job_id), attempt)
 
@@ -57,6 +61,7 @@ async def reconcile(ctx: Ctx) -> int:
 FUNCTIONS: list[Any] = [
     run_sub_job,
     poll_sub_job,
+    apply_webhook,
     select_pairs,
     combine_job,
     cancel_predictions,
@@ -65,6 +70,7 @@ FUNCTIONS: list[Any] = [
 assert {f.__name__ for f in FUNCTIONS} >= {
     tasks.RUN_SUB_JOB,
     tasks.POLL_SUB_JOB,
+    tasks.APPLY_WEBHOOK,
     tasks.SELECT_PAIRS,
     tasks.COMBINE_JOB,
     tasks.CANCEL_PREDICTIONS,

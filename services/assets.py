@@ -105,19 +105,21 @@ async def upload_asset(
     return asset
 
 
-async def ingest(
-    session: AsyncSession,
-    storage: LocalStorage,
-    staged: StagedBlob,
-    *,
-    client_id: uuid.UUID,
-    campaign_id: uuid.UUID | None,
-    filename: str | None,
-    origin: AssetOrigin,
-    job_id: uuid.UUID | None = None,
-    sub_job_id: uuid.UUID | None = None,
-) -> Asset:
-    """Type, probe and content-address staged bytes, then add their Asset row."""
+@dataclass(frozen=True, slots=True)
+class Inspected:
+    """What staged bytes are, read from the bytes: checked before any row is written."""
+
+    staged: StagedBlob
+    kind: AssetKind
+    mime_type: str
+    extension: str
+    width: int | None
+    height: int | None
+    duration_seconds: float | None
+
+
+async def inspect(storage: LocalStorage, staged: StagedBlob) -> Inspected:
+    """Type the bytes by their magic and probe the media; discard them when unusable."""
     try:
         if staged.size == 0:
             raise UnsupportedFile("is empty", field="file")
@@ -143,7 +145,58 @@ async def ingest(
     except BaseException:
         storage.discard(staged)
         raise
+    return Inspected(
+        staged=staged,
+        kind=kind,
+        mime_type=sniffed.mime_type,
+        extension=sniffed.extension,
+        width=width,
+        height=height,
+        duration_seconds=duration,
+    )
 
+
+async def ingest(
+    session: AsyncSession,
+    storage: LocalStorage,
+    staged: StagedBlob,
+    *,
+    client_id: uuid.UUID,
+    campaign_id: uuid.UUID | None,
+    filename: str | None,
+    origin: AssetOrigin,
+    job_id: uuid.UUID | None = None,
+    sub_job_id: uuid.UUID | None = None,
+) -> Asset:
+    """Type, probe and content-address staged bytes, then add their Asset row."""
+    inspected = await inspect(storage, staged)
+    return await store(
+        session,
+        storage,
+        inspected,
+        client_id=client_id,
+        campaign_id=campaign_id,
+        filename=filename,
+        origin=origin,
+        job_id=job_id,
+        sub_job_id=sub_job_id,
+    )
+
+
+async def store(
+    session: AsyncSession,
+    storage: LocalStorage,
+    inspected: Inspected,
+    *,
+    client_id: uuid.UUID,
+    campaign_id: uuid.UUID | None,
+    filename: str | None,
+    origin: AssetOrigin,
+    job_id: uuid.UUID | None = None,
+    sub_job_id: uuid.UUID | None = None,
+) -> Asset:
+    """Content-address inspected bytes and add their Asset row (quick: no probing)."""
+    staged = inspected.staged
     key, created = storage.commit(staged)
     if created:
 
@@ -154,16 +207,16 @@ async def ingest(
     asset = Asset(
         client_id=client_id,
         campaign_id=campaign_id,
-        kind=kind,
+        kind=inspected.kind,
         origin=origin,
-        filename=_clean_filename(filename, sniffed.extension),
-        mime_type=sniffed.mime_type,
+        filename=_clean_filename(filename, inspected.extension),
+        mime_type=inspected.mime_type,
         size_bytes=staged.size,
         sha256=staged.sha256,
         storage_key=key,
-        width=width,
-        height=height,
-        duration_seconds=duration,
+        width=inspected.width,
+        height=inspected.height,
+        duration_seconds=inspected.duration_seconds,
         job_id=job_id,
         sub_job_id=sub_job_id,
     )

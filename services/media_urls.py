@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 import uuid
@@ -15,7 +14,7 @@ class MediaUrlSigner:
 
     def _signature(self, asset_id: uuid.UUID, expires: int) -> str:
         message = f"{asset_id}:{expires}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+        return hmac.digest(self._key, message, "sha256").hex()[:32]  # one-shot, in C
 
     def path(self, asset_id: uuid.UUID, *, now: float | None = None) -> str:
         # Round the expiry so a page of assets shares cacheable URLs for a while.

@@ -18,6 +18,7 @@ startedAt finishedAt
 outputAsset { id kind mimeType width height durationSeconds url sizeBytes }
 storyboard { index score reason costUsd firstAsset { id } lastAsset { id } }
 subJobs { id index model provider status progress attempts costUsd error errorCode input
+  startedAt finishedAt
   pair { score reason firstAsset { id } lastAsset { id } }
   outputAsset { id kind origin mimeType width height durationSeconds } }
 """

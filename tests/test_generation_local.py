@@ -78,7 +78,7 @@ async def test_prompt_only_video_chains_image_then_video(
     asset = done["outputAsset"]
     assert asset["id"] == video["outputAsset"]["id"]
     assert (asset["kind"], asset["width"], asset["height"]) == ("VIDEO", 480, 852)
-    info = await probe(await _download(http, asset["url"], tmp_path / "v.mp4"))
+    info = await probe(await _download(http, asset["url"], tmp_path / "v.mp4"), use_ffprobe=True)
     assert info.duration_seconds is not None
     assert abs(info.duration_seconds - 3) <= 1 / 24 + 1e-3
     assert Decimal(done["costActualUsd"]) == Decimal("0.039") + Decimal("0.018") * 3
@@ -127,7 +127,7 @@ async def test_pair_video_end_to_end(
         assert sub["pair"]["firstAsset"]["id"] == pair["firstAsset"]["id"]
     final = done["outputAsset"]
     path = await _download(http, final["url"], tmp_path / "final.mp4")
-    info = await probe(path)
+    info = await probe(path, use_ffprobe=True)
     expected = 3 * 2 - 2 * 0.5  # clips x clipDuration minus transition overlaps
     assert info.duration_seconds is not None
     assert abs(info.duration_seconds - expected) <= 1 / 24 + 1e-3, info

@@ -120,7 +120,7 @@ async def test_pair_video_with_webhooks(
     assert {d.status for d in fake.deliveries} == {200}
     response = await client.http.get(done["outputAsset"]["url"])
     (tmp_path / "final.mp4").write_bytes(response.content)
-    info = await probe(tmp_path / "final.mp4")
+    info = await probe(tmp_path / "final.mp4", use_ffprobe=True)
     assert info.duration_seconds is not None
     assert abs(info.duration_seconds - (3 * 2 - 2 * 0.5)) <= 1 / 25 + 1e-3
 
@@ -233,3 +233,28 @@ async def test_webhooks_are_verified_and_deduplicated(
         assert first.json() == {"status": "unknown prediction"}
         replay = await http.post("/webhooks/replicate", content=body, headers=good)
         assert replay.json() == {"status": "duplicate"}
+
+
+async def test_per_provider_concurrency_limit(
+    client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples
+) -> None:
+    settings = app.state.runtime.settings
+    limit, settings.provider_concurrency = settings.provider_concurrency, 2
+    try:
+        fake.models[VIDEO_MODEL].mode = "manual"
+        campaign = await _campaign_with_images(client, samples, 5)
+        queued = await launch(client, PAIR_VIDEO, campaignId=campaign, numPairs=4, clipDuration=2)
+        await fake.wait_for(lambda: len(fake.predictions) == 2, within=30)
+        current = await wait_for_job(client, app, queued["id"], statuses={"RUNNING"})
+        waiting = [s for s in current["subJobs"] if s["status"] == "QUEUED"]
+        assert len(waiting) == 2, "two sub-jobs wait for a free slot"
+        for prediction_id in list(fake.predictions)[:2]:
+            fake.finish(prediction_id, "succeeded")
+        await fake.wait_for(lambda: len(fake.predictions) == 4, within=30)
+        for prediction_id in list(fake.predictions)[2:]:
+            fake.finish(prediction_id, "succeeded")
+        done = await wait_for_job(client, app, queued["id"])
+    finally:
+        settings.provider_concurrency = limit
+    assert done["status"] == "SUCCEEDED", done["error"]
+    assert len(_creates(fake, VIDEO_MODEL)) == 4

@@ -47,7 +47,7 @@ class AssetMutations:
                 chunks=_chunks(upload),
                 max_bytes=info.context.runtime.settings.max_upload_bytes,
             )
-            return AssetPayload(asset=Asset.from_row(row))
+            return AssetPayload(asset=Asset.of(info, row))
 
         return await mutate(info, work)
 

@@ -30,10 +30,22 @@ class Asset(relay.Node):
     height: int | None
     duration_seconds: float | None
     created_at: datetime
+    url: str = strawberry.field(
+        description="Signed download URL (expires; supports HTTP Range for seeking video)."
+    )
     row: strawberry.Private[models.Asset]
 
     @classmethod
-    def from_row(cls, row: models.Asset) -> Asset:
+    def of(cls, info: Info, row: models.Asset) -> Asset:
+        """The type for a row; `info` signs its download URL."""
+        state = info.context.request.state
+        base: str | None = getattr(state, "media_base", None)
+        if base is None:  # once per request: building base_url is not cheap
+            base = state.media_base = str(info.context.request.base_url).rstrip("/")
+        return cls.from_row(row, base + info.context.runtime.signer.path(row.id))
+
+    @classmethod
+    def from_row(cls, row: models.Asset, url: str) -> Asset:
         return cls(
             id=str(row.id),
             kind=row.kind,
@@ -46,6 +58,7 @@ class Asset(relay.Node):
             height=row.height,
             duration_seconds=row.duration_seconds,
             created_at=row.created_at,
+            url=url,
             row=row,
         )
 
@@ -54,15 +67,9 @@ class Asset(relay.Node):
         cls, *, info: Info, node_ids: Iterable[str], required: bool = False
     ) -> list[Asset | None]:
         return await resolve_owned(
-            info, node_ids, info.context.loaders.asset, lambda r: r.client_id, cls.from_row
-        )
-
-    @strawberry.field(
-        description="Signed download URL (expires; supports HTTP Range for seeking video)."
-    )
-    def url(self, info: Info) -> str:
-        base = str(info.context.request.base_url).rstrip("/")
-        return base + info.context.runtime.signer.path(self.row.id)
+            info, node_ids, info.context.loaders.asset, lambda r: r.client_id,
+            lambda r: cls.of(info, r),
+        )  # fmt: skip
 
     @strawberry.field
     async def campaign(

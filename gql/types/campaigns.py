@@ -97,7 +97,7 @@ class Campaign(relay.Node):
         page = await loaders.asset_page.load((self.row.id, flt, args))
         return Connection.of(
             page,
-            Asset.from_row,
+            lambda row: Asset.of(info, row),
             lambda: loaders.asset_count.load((self.row.id, flt)),
             has_previous=args.after is not None,
         )

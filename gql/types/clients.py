@@ -45,7 +45,7 @@ class BrandGuidelines:
         if self.logo_asset_id is None:
             return None
         row = await info.context.loaders.asset.load(self.logo_asset_id)
-        return Asset.from_row(row) if row is not None else None
+        return Asset.of(info, row) if row is not None else None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BrandGuidelines:

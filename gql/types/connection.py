@@ -16,8 +16,12 @@ RowT = TypeVar("RowT", bound=Keyed)
 
 @strawberry.type
 class Edge(Generic[NodeT]):
-    cursor: str
     node: NodeT
+    key: strawberry.Private[Cursor]
+
+    @strawberry.field(description="Where this edge is: pass it as `after` for the next page.")
+    def cursor(self) -> str:
+        return self.key.encode()  # encoded only when asked for
 
 
 @strawberry.type
@@ -43,14 +47,14 @@ class Connection(Generic[NodeT]):
         *,
         has_previous: bool,
     ) -> Connection[NodeT]:
-        edges = [Edge(cursor=Cursor.of(row).encode(), node=convert(row)) for row in page.rows]
+        edges = [Edge(node=convert(row), key=Cursor.of(row)) for row in page.rows]
         return cls(
             edges=edges,
             page_info=relay.PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=has_previous,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=edges[0].key.encode() if edges else None,
+                end_cursor=edges[-1].key.encode() if edges else None,
             ),
             count=count,
         )

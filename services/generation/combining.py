@@ -18,7 +18,6 @@ from services.generation.state import (
 )
 from services.media.combine import combine_clips
 from services.media.ffmpeg_run import MediaError
-from services.storage import StagedBlob
 from services.uow import unit_of_work
 
 TRANSITION_SECONDS = 0.5
@@ -62,38 +61,32 @@ async def combine_job(deps: Deps, job_id: uuid.UUID) -> None:
                 on_progress=progress,
             )
             staged = await storage.stage_file(work / "final.mp4")
-        except (MediaError, ValueError) as exc:
+            inspected = await assets.inspect(storage, staged)
+        except (MediaError, ValueError, ServiceError) as exc:
             await _fail(deps, job_id, f"combining failed: {exc}")
             return
-        await _store(deps, job_id, staged, result.method)
+        await _store(deps, job_id, inspected, result.method)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-async def _store(deps: Deps, job_id: uuid.UUID, staged: StagedBlob, method: str) -> None:
+async def _store(deps: Deps, job_id: uuid.UUID, inspected: assets.Inspected, method: str) -> None:
     async with unit_of_work(deps.runtime.session_factory) as session:
         job = await lock_job(session, job_id)
         if job is None or job.status is not JobStatus.COMBINING:
-            deps.runtime.storage.discard(staged)
+            deps.runtime.storage.discard(inspected.staged)
             return
         campaign = await campaign_of(session, job)
-        try:
-            asset = await assets.ingest(
-                session,
-                deps.runtime.storage,
-                staged,
-                client_id=campaign.client_id,
-                campaign_id=campaign.id,
-                filename=f"video-{str(job.id)[:8]}.mp4",
-                origin=AssetOrigin.GENERATED,
-                job_id=job.id,
-            )
-        except ServiceError as exc:
-            await set_job_status(
-                session, deps.broker, job, JobStatus.FAILED,
-                error=f"the combined video is unusable: {exc.message}", error_code="COMBINE_FAILED",
-            )  # fmt: skip
-            return
+        asset = await assets.store(
+            session,
+            deps.runtime.storage,
+            inspected,
+            client_id=campaign.client_id,
+            campaign_id=campaign.id,
+            filename=f"video-{str(job.id)[:8]}.mp4",
+            origin=AssetOrigin.GENERATED,
+            job_id=job.id,
+        )
         job.output_asset_id = asset.id
         await set_job_status(
             session, deps.broker, job, JobStatus.SUCCEEDED,

@@ -27,6 +27,7 @@ from services.generation.state import (
     SUB_FINAL,
     campaign_of,
     lock_job,
+    lock_sub_job,
     report_progress,
     set_job_status,
     set_sub_status,
@@ -34,7 +35,6 @@ from services.generation.state import (
     total_cost,
 )
 from services.providers.base import Prediction, PredictionStatus, ProviderError
-from services.storage import StagedBlob
 from services.uow import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ RUNNABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 async def _locked(session: AsyncSession, sub_id: uuid.UUID) -> tuple[Job, SubJob] | None:
+    """Lock the sub-job's job first: for changes that may end the sub-job (and so must
+    see every sibling as it is) or that change the job itself."""
     sub = await session.get(SubJob, sub_id)
     if sub is None:
         return None
@@ -55,7 +57,7 @@ async def _locked(session: AsyncSession, sub_id: uuid.UUID) -> tuple[Job, SubJob
 def _progress_reporter(deps: Deps, sub_id: uuid.UUID) -> Any:
     async def report(fraction: float) -> None:
         async with unit_of_work(deps.runtime.session_factory) as session:
-            found = await _locked(session, sub_id)
+            found = await lock_sub_job(session, sub_id)
             if found is not None:
                 await report_progress(session, deps.broker, found[0], found[1], fraction)
 
@@ -186,32 +188,94 @@ async def poll_sub_job(deps: Deps, sub_id: uuid.UUID, n: int) -> None:
         if not exc.retryable:
             await retry_or_fail(deps, sub_id, str(exc))
             return
-        async with unit_of_work(deps.runtime.session_factory) as session:
-            found = await _locked(session, sub_id)
-            if found is not None:
-                _schedule_poll(session, deps, found[1], n + 1, exc.retry_after)
+        async with deps.runtime.session_factory() as session:
+            sub = await session.get(SubJob, sub_id)
+            if sub is not None:
+                await _next_poll(deps, sub, n + 1, exc.retry_after)
         return
     await _apply(deps, sub_id, prediction, poll_n=n + 1, store_id=False)
+
+
+async def apply_webhook(deps: Deps, sub_id: uuid.UUID, body: dict[str, Any]) -> None:
+    """A verified webhook's prediction: applied like a poll's, without starting a chain."""
+    from services.providers.replicate import prediction_from_json
+
+    try:
+        prediction = prediction_from_json(body)
+    except ProviderError:
+        log.warning("ignoring a webhook body that is not a prediction")
+        return
+    await _apply(deps, sub_id, prediction, poll_n=None, store_id=False)
+
+
+def _poll_delay(deps: Deps, sub: SubJob, n: int) -> float:
+    settings = deps.runtime.settings
+    initial, ceiling = settings.poll_initial_seconds, settings.poll_max_seconds
+    if _webhook_url(deps, sub.provider):  # webhooks lead; polling is the safety net
+        initial, ceiling = max(initial, 2.0), max(ceiling, 10.0)
+    return float(min(initial * (1.5 ** min(n, 20)), ceiling))
 
 
 def _schedule_poll(
     session: AsyncSession, deps: Deps, sub: SubJob, n: int, delay: float | None = None
 ) -> None:
-    settings = deps.runtime.settings
-    backoff = min(settings.poll_initial_seconds * (1.5 ** min(n, 20)), settings.poll_max_seconds)
     enqueue_after_commit(
         session, deps.broker, tasks.POLL_SUB_JOB, str(sub.id), n,
-        job_id=tasks.poll_id(sub, n), defer_seconds=delay if delay is not None else backoff,
+        job_id=tasks.poll_id(sub, n),
+        defer_seconds=delay if delay is not None else _poll_delay(deps, sub, n),
     )  # fmt: skip
 
 
+async def _next_poll(deps: Deps, sub: SubJob, n: int, delay: float | None = None) -> None:
+    await deps.broker.enqueue(
+        tasks.POLL_SUB_JOB, str(sub.id), n,
+        job_id=tasks.poll_id(sub, n),
+        defer_seconds=delay if delay is not None else _poll_delay(deps, sub, n),
+    )  # fmt: skip
+
+
+_last_tick: dict[uuid.UUID, float] = {}
+TICK_SECONDS = 0.25
+
+
+async def _nothing_new(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> bool:
+    """A running prediction with no news worth a write: same state, progress moved
+    less than 1% or less than TICK_SECONDS after the last tick, no heartbeat due."""
+    async with deps.runtime.session_factory() as session:
+        sub = await session.get(SubJob, sub_id)
+    if sub is None or sub.status in SUB_FINAL:
+        return True
+    if prediction.status is PredictionStatus.PROCESSING and sub.status is SubJobStatus.SUBMITTED:
+        return False
+    if time.time() - sub.updated_at.timestamp() > 20:
+        return False  # heartbeat for the reconciler
+    progress = prediction.progress
+    if progress is None or (sub.progress is not None and progress - sub.progress < 0.01):
+        return True
+    now = time.monotonic()
+    if now - _last_tick.get(sub_id, 0.0) < TICK_SECONDS:
+        return True
+    _last_tick[sub_id] = now
+    if len(_last_tick) > 10_000:
+        _last_tick.clear()
+    return False
+
+
 async def _apply(
-    deps: Deps, sub_id: uuid.UUID, prediction: Prediction, *, poll_n: int, store_id: bool
+    deps: Deps, sub_id: uuid.UUID, prediction: Prediction, *, poll_n: int | None, store_id: bool
 ) -> None:
-    """Record what the provider says; download at once when it has succeeded."""
+    """Record what the provider says; download at once when it has succeeded. `poll_n`
+    None (a webhook) applies the news without scheduling a poll."""
     status = prediction.status
+    if not store_id and not status.terminal and await _nothing_new(deps, sub_id, prediction):
+        if poll_n is not None:  # read-only: no transaction, no lock, no event
+            async with deps.runtime.session_factory() as session:
+                sub = await session.get(SubJob, sub_id)
+                if sub is not None:
+                    await _next_poll(deps, sub, poll_n)
+        return
     async with unit_of_work(deps.runtime.session_factory) as session:
-        found = await _locked(session, sub_id)
+        found = await lock_sub_job(session, sub_id)
         if found is None:
             return
         job, sub = found
@@ -222,6 +286,11 @@ async def _apply(
                 await deps.provider(sub.provider).cancel(prediction.id)
             return
         if status is PredictionStatus.SUCCEEDED:
+            if (
+                sub.status is SubJobStatus.DOWNLOADING
+                and time.time() - sub.updated_at.timestamp() < 60
+            ):
+                return  # a webhook and a poll both said so: one download is under way
             await set_sub_status(
                 session, deps.broker, job, sub, SubJobStatus.DOWNLOADING,
                 message="copying the output into storage",
@@ -232,7 +301,8 @@ async def _apply(
             changed = await report_progress(session, deps.broker, job, sub, prediction.progress)
             if not changed and time.time() - sub.updated_at.timestamp() > 20:
                 sub.updated_at = utcnow()  # heartbeat for the reconciler
-            _schedule_poll(session, deps, sub, poll_n)
+            if poll_n is not None:
+                _schedule_poll(session, deps, sub, poll_n)
             return
     if status is PredictionStatus.SUCCEEDED:
         await _download(deps, sub_id, prediction)
@@ -244,7 +314,6 @@ async def _apply(
 async def _download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> None:
     storage = deps.runtime.storage
     work = storage.tmp / f"sub-{sub_id}-{uuid.uuid4().hex[:8]}"
-    staged: StagedBlob | None = None
     try:
         if not prediction.output:
             raise ProviderError("the provider returned no output")
@@ -259,20 +328,25 @@ async def _download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> No
         await retry_or_fail(deps, sub_id, f"download failed: {exc}", retry_after=exc.retry_after)
         return
     try:
+        try:  # probe before taking the job's lock: other sub-jobs keep moving meanwhile
+            inspected: assets.Inspected | None = await assets.inspect(storage, staged)
+            bad_output = None
+        except ServiceError as exc:
+            inspected, bad_output = None, exc.message
         async with unit_of_work(deps.runtime.session_factory) as session:
             found = await _locked(session, sub_id)
             if found is None or found[1].status is not SubJobStatus.DOWNLOADING:
-                storage.discard(staged)
+                if inspected is not None:
+                    storage.discard(inspected.staged)
                 return
             job, sub = found
-            try:
-                asset = await _store_output(session, deps, job, sub, staged)
-            except ServiceError as exc:
+            if inspected is None:
                 await _fail_now(
                     session, deps, job, sub,
-                    f"the provider returned an unusable file: {exc.message}", "BAD_OUTPUT",
+                    f"the provider returned an unusable file: {bad_output}", "BAD_OUTPUT",
                 )  # fmt: skip
                 return
+            asset = await _store_output(session, deps, job, sub, inspected)
             spec = catalog.MODELS[sub.model]
             seconds = asset.duration_seconds or sub.input.get("duration")
             sub.cost_usd = spec.price.cost(seconds=seconds, variant=catalog.variant(sub.input))
@@ -284,13 +358,13 @@ async def _download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> No
 
 
 async def _store_output(
-    session: AsyncSession, deps: Deps, job: Job, sub: SubJob, staged: StagedBlob
+    session: AsyncSession, deps: Deps, job: Job, sub: SubJob, inspected: assets.Inspected
 ) -> Asset:
     campaign = await campaign_of(session, job)
-    return await assets.ingest(
+    return await assets.store(
         session,
         deps.runtime.storage,
-        staged,
+        inspected,
         client_id=campaign.client_id,
         campaign_id=campaign.id,
         filename=f"{job.kind.value}-{str(job.id)[:8]}-{sub.index + 1}",

@@ -6,6 +6,7 @@ from db.models import SubJob
 
 RUN_SUB_JOB = "run_sub_job"
 POLL_SUB_JOB = "poll_sub_job"
+APPLY_WEBHOOK = "apply_webhook"
 SELECT_PAIRS = "select_pairs"
 COMBINE_JOB = "combine_job"
 CANCEL_PREDICTIONS = "cancel_predictions"

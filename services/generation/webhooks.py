@@ -1,6 +1,9 @@
-"""A provider told us a prediction changed: poll it now instead of at the next tick."""
+"""A provider told us a prediction changed: apply what it said at once. The polling chain
+keeps running behind it, because only the final webhook is retried."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,13 +15,17 @@ from services.generation.state import SUB_FINAL
 
 
 async def prediction_updated(
-    session: AsyncSession, broker: Broker, prediction_id: str, delivery_id: str
+    session: AsyncSession,
+    broker: Broker,
+    prediction_id: str,
+    body: dict[str, Any],
+    delivery_id: str,
 ) -> bool:
     sub = await session.scalar(select(SubJob).where(SubJob.prediction_id == prediction_id))
     if sub is None:
         return False
     if sub.status not in SUB_FINAL:
         await broker.enqueue(
-            tasks.POLL_SUB_JOB, str(sub.id), 0, job_id=f"hook:{sub.id}:{delivery_id}"
+            tasks.APPLY_WEBHOOK, str(sub.id), body, job_id=f"hook:{sub.id}:{delivery_id}"
         )
     return True

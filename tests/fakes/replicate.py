@@ -178,8 +178,8 @@ class FakeReplicate:
         self._truncate_files = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
-        self._outbox: asyncio.Queue[Delivery] = asyncio.Queue()
-        self._sender: asyncio.Task[None] | None = None
+        self._outboxes: dict[str, asyncio.Queue[Delivery]] = {}
+        self._senders: dict[str, asyncio.Task[None]] = {}
         self._pending = 0  # webhooks queued and not yet delivered
         self._changed = asyncio.Event()
         self.app = Starlette(routes=self._routes(), lifespan=self._lifespan)
@@ -334,13 +334,13 @@ class FakeReplicate:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
-        tasks = [*self._tasks, *([self._sender] if self._sender else [])]
+        tasks = [*self._tasks, *self._senders.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
-        self._sender = None
-        self._outbox = asyncio.Queue()
+        self._senders.clear()
+        self._outboxes.clear()
         self._pending = 0
 
     def _notify(self) -> None:
@@ -375,14 +375,17 @@ class FakeReplicate:
         body = json.dumps(prediction.to_json()).encode()
         msg_id = "msg_" + secrets.token_hex(12)
         headers = sign_webhook(self.webhook_secret, msg_id, int(time.time()), body)
-        self._outbox.put_nowait(Delivery(prediction.webhook, event, json.loads(body), headers))
+        # Like Replicate: each prediction's webhooks in order, predictions independently.
+        outbox = self._outboxes.setdefault(prediction.id, asyncio.Queue())
+        outbox.put_nowait(Delivery(prediction.webhook, event, json.loads(body), headers))
         self._pending += 1
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send_webhooks())
+        sender = self._senders.get(prediction.id)
+        if sender is None or sender.done():
+            self._senders[prediction.id] = asyncio.create_task(self._send_webhooks(outbox))
 
-    async def _send_webhooks(self) -> None:
+    async def _send_webhooks(self, outbox: asyncio.Queue[Delivery]) -> None:
         while True:
-            delivery = await self._outbox.get()
+            delivery = await outbox.get()
             body = json.dumps(delivery.body).encode()
             headers = {**delivery.headers, "content-type": "application/json"}
             if self._client is None:

@@ -1,0 +1,193 @@
+"""Generation throughput: 20 image pairs rendered by a provider that answers after 2 s,
+with a per-provider concurrency limit of 20, end to end through the real API, worker,
+Replicate client (against the loopback fake) and combiner.
+
+    .venv/bin/python -m bench.generation_bench [--db sqlite|postgres] [--pairs 20]
+
+Prints the wall time from the mutation to the final video, and each sub-job's overhead
+beyond the provider's own 2 s (queueing, create, webhook/poll, download, probe, store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from gql.app import create_app
+from services.media.binaries import ffmpeg_path
+from services.settings import Settings
+from tests.client import GraphQLClient
+from tests.conftest import issue_key
+from tests.fakes.replicate import new_webhook_secret
+from tests.fakes.server import serve_app
+from tests.jobs import PAIR_VIDEO, launch, wait_for_job
+
+TOKEN = "r8_bench"
+PROVIDER_SECONDS = 2.0
+
+
+async def _media(directory: Path) -> tuple[bytes, bytes]:
+    png, mp4 = directory / "a.png", directory / "a.mp4"
+    for args, out in [
+        (["-f", "lavfi", "-i", "testsrc=size=320x180", "-frames:v", "1"], png),
+        (["-f", "lavfi", "-i", "testsrc=size=640x360:rate=24:duration=6", "-c:v", "libx264",
+          "-pix_fmt", "yuv420p"], mp4),
+    ]:  # fmt: skip
+        proc = await asyncio.create_subprocess_exec(
+            ffmpeg_path(), "-y", "-loglevel", "error", *args, str(out)
+        )
+        assert await proc.wait() == 0
+    return png.read_bytes(), mp4.read_bytes()
+
+
+async def run(db: str, pairs: int, webhooks: bool) -> None:
+    work = Path(tempfile.mkdtemp(prefix="reelgraph-genbench-"))
+    png, _ = await _media(work)
+    database_url = None
+    pg_name = None
+    if db == "postgres":
+        pg_name = f"reelgraph_bench_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+        await admin.execute(f'CREATE DATABASE "{pg_name}"')
+        await admin.close()
+        database_url = f"postgresql://postgres@127.0.0.1:5432/{pg_name}"
+        from db.migrate import upgrade
+        from services.settings import async_database_url
+
+        await asyncio.to_thread(upgrade, async_database_url(database_url, work))
+    secret = new_webhook_secret()
+    provider = subprocess.Popen(
+        [sys.executable, "-m", "bench.fake_provider", "--seconds", str(PROVIDER_SECONDS),
+         "--secret", secret, "--token", TOKEN],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert provider.stdout is not None
+        fake_url = provider.stdout.readline().split()[-1]
+        if True:
+            settings = Settings(
+                data_dir=work / "data",
+                database_url=database_url,
+                redis_url="redis://127.0.0.1:6379/0" if db == "postgres" else None,
+                redis_prefix=f"reelgraph-bench-{uuid.uuid4().hex[:6]}",
+                run_worker=True,
+                generation_provider="replicate",
+                replicate_api_token=TOKEN,
+                replicate_api_base=f"{fake_url}/v1",
+                replicate_webhook_secret=secret,
+                provider_concurrency=20,
+                poll_initial_seconds=0.25,
+                poll_max_seconds=1.0,
+            )
+            app = create_app(settings)
+            async with serve_app(app) as base_url:
+                if webhooks:
+                    settings.public_url = base_url
+                async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+                    client = GraphQLClient(http, await issue_key(app.state.runtime))
+                    campaign = await client.create_campaign(
+                        await client.create_client("Bench"), "Pairs"
+                    )
+                    for i in range(pairs + 1):
+                        await client.upload_ok(png + i.to_bytes(2, "big"), f"{i}.png",
+                                               campaign_id=campaign)  # fmt: skip
+                    started = time.perf_counter()
+                    queued = await launch(
+                        client, PAIR_VIDEO, campaignId=campaign, numPairs=pairs,
+                        clipDuration=6, transition="none",
+                    )  # fmt: skip
+                    done = await wait_for_job(client, app, queued["id"], timeout=300)
+                    wall = time.perf_counter() - started
+                    events = await client.execute(
+                        "query($id: ID!) { node(id: $id) { ... on Job { events(first: 1000) {"
+                        " type status subJobId createdAt } } } }",
+                        {"id": queued["id"]},
+                    )
+                    done["events"] = events["node"]["events"]
+        assert done["status"] == "SUCCEEDED", done["error"]
+        report(done, wall, pairs, db, webhooks)
+    finally:
+        provider.terminate()
+        provider.wait()
+        if pg_name:
+            admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+            await admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            await admin.close()
+
+
+def report(done: dict[str, Any], wall: float, pairs: int, db: str, webhooks: bool) -> None:
+    subs = done["subJobs"]
+    spans = [
+        (
+            datetime.fromisoformat(s["finishedAt"]) - datetime.fromisoformat(s["startedAt"])
+        ).total_seconds()
+        for s in subs
+    ]
+    overheads = [span - PROVIDER_SECONDS for span in spans]
+    first_submit = min(datetime.fromisoformat(s["startedAt"]) for s in subs)
+    last_stored = max(datetime.fromisoformat(s["finishedAt"]) for s in subs)
+    finished = datetime.fromisoformat(done["finishedAt"])
+    method = "stream copy" if done["params"].get("transition") == "none" else "re-encode"
+    print(
+        f"\n== {pairs} pairs, provider answers after {PROVIDER_SECONDS:g} s, limit 20, "
+        f"db={db}, {'webhooks' if webhooks else 'polling only'} =="
+    )
+    print(f"wall time, mutation -> final video stored : {wall:6.2f} s")
+    print(
+        f"  first clip submitted -> last clip stored: {(last_stored - first_submit).total_seconds():6.2f} s"
+    )
+    print(
+        f"  last clip stored -> final video stored   : {(finished - last_stored).total_seconds():6.2f} s ({method})"
+    )
+    print(
+        f"per sub-job, submitted -> output stored    : p50 {statistics.median(spans):.3f} s, max {max(spans):.3f} s"
+    )
+    print(
+        f"overhead beyond the provider's {PROVIDER_SECONDS:g} s      : "
+        f"p50 {statistics.median(overheads) * 1000:.0f} ms, max {max(overheads) * 1000:.0f} ms"
+    )
+    print(
+        f"predictions: {len({s['id'] for s in subs})} sub-jobs, attempts {sum(s['attempts'] for s in subs)}"
+    )
+    phases: dict[str, list[float]] = {}
+    last_seen: dict[str, tuple[str, datetime]] = {}
+    for event in done["events"]:
+        if event["type"] != "subjob.status":
+            continue
+        at = datetime.fromisoformat(event["createdAt"])
+        previous = last_seen.get(event["subJobId"])
+        if previous is not None:
+            phases.setdefault(f"{previous[0]} -> {event['status']}", []).append(
+                (at - previous[1]).total_seconds()
+            )
+        last_seen[event["subJobId"]] = (event["status"], at)
+    for name, values in phases.items():
+        print(
+            f"  {name:<28} p50 {statistics.median(values) * 1000:7.0f} ms  max {max(values) * 1000:7.0f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--pairs", type=int, default=20)
+    parser.add_argument("--polling", action="store_true", help="no webhooks: poll only")
+    args = parser.parse_args()
+    for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
+        asyncio.run(run(db, args.pairs, webhooks=not args.polling))
+
+
+if __name__ == "__main__":
+    main()
