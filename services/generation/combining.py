@@ -18,7 +18,6 @@ from services.generation.state import (
 )
 from services.media.combine import combine_clips
 from services.media.ffmpeg_run import MediaError
-from services.uow import unit_of_work
 
 TRANSITION_SECONDS = 0.5
 
@@ -44,7 +43,7 @@ async def combine_job(deps: Deps, job_id: uuid.UUID) -> None:
     work.mkdir(parents=True)
 
     async def progress(fraction: float) -> None:
-        async with unit_of_work(deps.runtime.session_factory) as s:
+        async with deps.transaction() as s:
             locked = await lock_job(s, job_id)
             if locked is not None and locked.status is JobStatus.COMBINING:
                 await report_job_progress(s, deps.broker, locked, fraction, "combining")
@@ -71,7 +70,7 @@ async def combine_job(deps: Deps, job_id: uuid.UUID) -> None:
 
 
 async def _store(deps: Deps, job_id: uuid.UUID, inspected: assets.Inspected, method: str) -> None:
-    async with unit_of_work(deps.runtime.session_factory) as session:
+    async with deps.transaction() as session:
         job = await lock_job(session, job_id)
         if job is None or job.status is not JobStatus.COMBINING:
             deps.runtime.storage.discard(inspected.staged)
@@ -95,7 +94,7 @@ async def _store(deps: Deps, job_id: uuid.UUID, inspected: assets.Inspected, met
 
 
 async def _fail(deps: Deps, job_id: uuid.UUID, reason: str) -> None:
-    async with unit_of_work(deps.runtime.session_factory) as session:
+    async with deps.transaction() as session:
         job = await lock_job(session, job_id)
         if job is not None and job.status is JobStatus.COMBINING:
             await set_job_status(

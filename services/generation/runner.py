@@ -35,7 +35,6 @@ from services.generation.state import (
     total_cost,
 )
 from services.providers.base import Prediction, PredictionStatus, ProviderError
-from services.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 RUNNABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -56,7 +55,7 @@ async def _locked(session: AsyncSession, sub_id: uuid.UUID) -> tuple[Job, SubJob
 
 def _progress_reporter(deps: Deps, sub_id: uuid.UUID) -> Any:
     async def report(fraction: float) -> None:
-        async with unit_of_work(deps.runtime.session_factory) as session:
+        async with deps.transaction() as session:
             found = await lock_sub_job(session, sub_id)
             if found is not None:
                 await report_progress(session, deps.broker, found[0], found[1], fraction)
@@ -105,7 +104,7 @@ def _webhook_url(deps: Deps, provider: str) -> str | None:
 
 
 async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
-    async with unit_of_work(deps.runtime.session_factory) as session:
+    async with deps.transaction() as session:
         found = await _locked(session, sub_id)
         if found is None:
             return
@@ -120,7 +119,7 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
             ):
                 break
         return
-    async with unit_of_work(deps.runtime.session_factory) as session:
+    async with deps.transaction() as session:
         found = await _locked(session, sub_id)
         if found is None:
             return
@@ -274,7 +273,7 @@ async def _apply(
                 if sub is not None:
                     await _next_poll(deps, sub, poll_n)
         return
-    async with unit_of_work(deps.runtime.session_factory) as session:
+    async with deps.transaction() as session:
         found = await lock_sub_job(session, sub_id)
         if found is None:
             return
@@ -333,7 +332,7 @@ async def _download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> No
             bad_output = None
         except ServiceError as exc:
             inspected, bad_output = None, exc.message
-        async with unit_of_work(deps.runtime.session_factory) as session:
+        async with deps.transaction() as session:
             found = await _locked(session, sub_id)
             if found is None or found[1].status is not SubJobStatus.DOWNLOADING:
                 if inspected is not None:
@@ -378,7 +377,7 @@ async def retry_or_fail(
     deps: Deps, sub_id: uuid.UUID, reason: str, *, retry_after: float | None = None
 ) -> None:
     settings = deps.runtime.settings
-    async with unit_of_work(deps.runtime.session_factory) as session:
+    async with deps.transaction() as session:
         found = await _locked(session, sub_id)
         if found is None:
             return

@@ -20,7 +20,6 @@ from services.generation.plan import (
 from services.generation.requests import Pair, PairVideoRequest
 from services.generation.state import campaign_of, lock_job, set_job_status
 from services.pairing import CampaignBrief, ImageCandidate, PairChoice, PairingError
-from services.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 MAX_SELECTION_ATTEMPTS = 3
@@ -68,7 +67,7 @@ async def select_pairs(deps: Deps, job_id: uuid.UUID, attempt: int = 1) -> None:
 
 
 async def _selection_failed(deps: Deps, job_id: uuid.UUID, exc: PairingError, attempt: int) -> None:
-    async with unit_of_work(deps.runtime.session_factory) as session:
+    async with deps.transaction() as session:
         job = await lock_job(session, job_id)
         if job is None or job.status is not JobStatus.QUEUED:
             return
@@ -86,7 +85,7 @@ async def _selection_failed(deps: Deps, job_id: uuid.UUID, exc: PairingError, at
 
 
 async def _store_choices(deps: Deps, job_id: uuid.UUID, choices: list[PairChoice]) -> None:
-    async with unit_of_work(deps.runtime.session_factory) as session:
+    async with deps.transaction() as session:
         job = await lock_job(session, job_id)
         if job is None or job.status is not JobStatus.QUEUED:
             return

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +32,26 @@ async def lock_job(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
     return await session.scalar(
         select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
     )
+
+
+async def lock_sub_job(session: AsyncSession, sub_id: uuid.UUID) -> tuple[Job, SubJob] | None:
+    """Lock one sub-job's row (not its job's) for a change that does not end it: sibling
+    sub-jobs move on in parallel; the job row is locked only while its event is written.
+    The lock is a write, so on SQLite it also starts the write transaction at once."""
+    touched = await session.execute(
+        update(SubJob).where(SubJob.id == sub_id).values(attempts=SubJob.attempts)
+    )
+    if not touched.rowcount:  # type: ignore[attr-defined]
+        return None
+    sub = await session.scalar(
+        select(SubJob).where(SubJob.id == sub_id).execution_options(populate_existing=True)
+    )
+    assert sub is not None
+    job = await session.scalar(
+        select(Job).where(Job.id == sub.job_id).execution_options(populate_existing=True)
+    )
+    assert job is not None
+    return job, sub
 
 
 async def sub_jobs_of(session: AsyncSession, job_id: uuid.UUID) -> list[SubJob]:
@@ -130,14 +153,44 @@ async def set_sub_status(
     )
 
 
+class ProgressThrottle:
+    """At most one progress tick per sub-job per `interval` seconds, in this process.
+    Only ticks are thinned: status changes never pass through here."""
+
+    def __init__(
+        self, interval: float, clock: Callable[[], float] = time.monotonic, size: int = 10_000
+    ) -> None:
+        self.interval = interval
+        self.clock = clock
+        self._last: OrderedDict[uuid.UUID, float] = OrderedDict()
+        self._size = size
+
+    def allow(self, sub_id: uuid.UUID) -> bool:
+        now = self.clock()
+        last = self._last.get(sub_id)
+        if last is not None and now - last < self.interval:
+            return False
+        self._last[sub_id] = now
+        self._last.move_to_end(sub_id)
+        if len(self._last) > self._size:
+            self._last.popitem(last=False)
+        return True
+
+
+PROGRESS_THROTTLE = ProgressThrottle(0.25)
+
+
 async def report_progress(
     session: AsyncSession, broker: Broker, job: Job, sub: SubJob, progress: float | None
 ) -> bool:
-    """A progress tick; returns False (and writes nothing) when it says nothing new."""
+    """A progress tick; returns False (and writes nothing) when it says nothing new, or
+    when this sub-job's previous tick was less than PROGRESS_THROTTLE.interval ago."""
     if progress is None or sub.status in SUB_FINAL:
         return False
     progress = max(0.0, min(1.0, progress))
     if sub.progress is not None and progress - sub.progress < 0.01:
+        return False
+    if not PROGRESS_THROTTLE.allow(sub.id):
         return False
     sub.progress = progress
     await append_event(
