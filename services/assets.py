@@ -93,10 +93,10 @@ async def upload_asset(
             raise NotFound(exc.message, field="clientId") from None
 
     staged = await storage.stage(chunks, max_bytes=max_bytes)
-    asset = await ingest(
+    asset = await store(
         session,
         storage,
-        staged,
+        await inspect(storage, staged),
         client_id=owner_id,
         campaign_id=campaign_id,
         filename=filename,
@@ -153,33 +153,6 @@ async def inspect(storage: LocalStorage, staged: StagedBlob) -> Inspected:
         width=width,
         height=height,
         duration_seconds=duration,
-    )
-
-
-async def ingest(
-    session: AsyncSession,
-    storage: LocalStorage,
-    staged: StagedBlob,
-    *,
-    client_id: uuid.UUID,
-    campaign_id: uuid.UUID | None,
-    filename: str | None,
-    origin: AssetOrigin,
-    job_id: uuid.UUID | None = None,
-    sub_job_id: uuid.UUID | None = None,
-) -> Asset:
-    """Type, probe and content-address staged bytes, then add their Asset row."""
-    inspected = await inspect(storage, staged)
-    return await store(
-        session,
-        storage,
-        inspected,
-        client_id=client_id,
-        campaign_id=campaign_id,
-        filename=filename,
-        origin=origin,
-        job_id=job_id,
-        sub_job_id=sub_job_id,
     )
 
 

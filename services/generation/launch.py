@@ -22,6 +22,7 @@ from services.generation.plan import (
     _image,
     clip_logical,
     clip_model,
+    clip_sub_job,
     make_plan,
     storyboard_entry,
 )
@@ -203,17 +204,7 @@ async def _replace_pairs(
         logical["pair"] = {"score": None, "reason": "chosen by a person"}
         cost = catalog.estimate(spec, logical)
         storyboard.append(storyboard_entry(i, pair, None, "chosen by a person", cost))
-        subs.append(
-            SubJob(
-                job_id=job.id,
-                index=i,
-                model=spec.name,
-                provider=provider,
-                input=logical,
-                status=SubJobStatus.QUEUED,
-                cost_usd=Decimal(0),
-            )
-        )
+        subs.append(clip_sub_job(job.id, i, spec, logical, provider))
     session.add_all(subs)
     await session.flush()
     job.params = {**job.params, "storyboard": storyboard}

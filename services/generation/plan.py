@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Asset, AssetKind, Campaign, Client, JobKind
+from db.models import Asset, AssetKind, Campaign, Client, JobKind, SubJob, SubJobStatus
 from services import catalog, validation
 from services.campaigns import get_campaign
 from services.errors import InvalidInput, NotFound
@@ -300,3 +300,17 @@ def storyboard_entry(
         "reason": reason,
         "costUsd": str(cost),
     }
+
+
+def clip_sub_job(job_id: uuid.UUID, index: int, spec: catalog.ModelSpec, logical: dict[str, Any],
+                 provider: str) -> SubJob:  # fmt: skip
+    """A queued sub-job rendering one clip of a pair video."""
+    return SubJob(
+        job_id=job_id,
+        index=index,
+        model=spec.name,
+        provider=provider,
+        input=logical,
+        status=SubJobStatus.QUEUED,
+        cost_usd=Decimal(0),
+    )

@@ -6,7 +6,7 @@ import logging
 import uuid
 from decimal import Decimal
 
-from db.models import Client, Job, JobStatus, SubJob, SubJobStatus
+from db.models import Client, Job, JobStatus, SubJob
 from services import catalog
 from services.broker import enqueue_after_commit
 from services.generation import tasks
@@ -15,6 +15,7 @@ from services.generation.plan import (
     campaign_images,
     clip_logical,
     clip_model,
+    clip_sub_job,
     storyboard_entry,
 )
 from services.generation.requests import Pair, PairVideoRequest
@@ -105,17 +106,7 @@ async def _store_choices(deps: Deps, job_id: uuid.UUID, choices: list[PairChoice
             )
             logical["pair"] = {"score": round(choice.score, 4), "reason": choice.reason}
             cost = catalog.estimate(spec, logical)
-            subs.append(
-                SubJob(
-                    job_id=job.id,
-                    index=index,
-                    model=spec.name,
-                    provider=provider,
-                    input=logical,
-                    status=SubJobStatus.QUEUED,
-                    cost_usd=Decimal(0),
-                )
-            )
+            subs.append(clip_sub_job(job.id, index, spec, logical, provider))
             storyboard.append(
                 storyboard_entry(
                     index, Pair(choice.first, choice.last), choice.score, choice.reason, cost
