@@ -12,6 +12,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from db.migrate import upgrade
+from gql import cli_live
 from services import api_keys
 from services.assets import referenced_storage_keys
 from services.errors import ServiceError
@@ -214,6 +215,10 @@ def keys_list(data_dir: DataDir = None) -> None:
     typer.echo("prefix\trole\tclient\tstate\tcreated\tname")
     for line in _run(_settings(data_dir), work):
         typer.echo(line)
+
+
+app.command()(cli_live.watch)
+app.command()(cli_live.demo)
 
 
 def main() -> None:

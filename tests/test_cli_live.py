@@ -1,0 +1,224 @@
+"""`reelgraph watch` and `reelgraph demo` as subprocesses: `watch` against the served app
+while a real job runs on the in-process worker, `demo` end to end on its own data dir."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from services.media.probe import probe
+from tests.client import GraphQLClient
+from tests.fakes.server import serve_app
+from tests.jobs import APPROVE, CANCEL, PAIR_VIDEO, job, launch
+from tests.samples import Samples
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+async def base_url(app: Starlette) -> AsyncIterator[str]:
+    async with serve_app(app, ws="websockets-sansio", lifespan="off") as url:
+        yield url
+
+
+@pytest.fixture
+async def campaign(tenant: GraphQLClient, samples: Samples) -> str:
+    assert tenant.client_id
+    campaign = await tenant.create_campaign(tenant.client_id, "Watch", budgetUsd="5")
+    for i in range(4):
+        content = samples.png if i % 2 == 0 else samples.jpeg
+        await tenant.upload_ok(content + bytes([i]), f"img{i}.png", campaign_id=campaign)
+    return campaign
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """The test's environment less anything that points the CLI at another setup."""
+    drop = ("REELGRAPH_", "DATABASE_URL", "REDIS_URL", "GENERATION_PROVIDER")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    return {**env, "COLUMNS": "200", **extra}
+
+
+async def cli(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gql.cli_live", *args,
+        cwd=ROOT, env=env or _env(), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+
+
+async def finish(process: asyncio.subprocess.Process, timeout: float = 120) -> tuple[int, str]:
+    async with asyncio.timeout(timeout):
+        out, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+async def read_until(process: asyncio.subprocess.Process, pattern: str) -> str:
+    """Lines of the process's output up to the first that matches `pattern`."""
+    assert process.stdout is not None
+    seen = ""
+    async with asyncio.timeout(60):
+        while not re.search(pattern, seen):
+            line = await process.stdout.readline()
+            assert line, f"output ended before {pattern!r}:\n{seen}"
+            seen += line.decode()
+    return seen
+
+
+def last_line(output: str, label: str) -> str:
+    lines = [line for line in output.splitlines() if line.startswith(f"{label}: ")]
+    assert lines, output
+    return lines[-1].removeprefix(f"{label}: ").strip()
+
+
+async def test_watch_follows_a_pair_video_to_its_url(
+    base_url: str, tenant: GraphQLClient, campaign: str
+) -> None:
+    # Held at the storyboard until `watch` is on, so it sees the whole run live.
+    queued = await launch(
+        tenant, PAIR_VIDEO, campaignId=campaign, numPairs=2, clipDuration=2,
+        resolution="480p", requireApproval=True,
+    )  # fmt: skip
+    # the key from the environment, the URL as an option
+    process = await cli(
+        "watch", queued["id"], "--url", base_url, env=_env(REELGRAPH_API_KEY=str(tenant.key))
+    )
+    head = await read_until(process, r"job \S+: pair_video")
+    approved = await tenant.mutate(APPROVE, {"input": {"jobId": queued["id"]}})
+    assert approved["__typename"] == "JobPayload", approved
+    code, rest = await finish(process)
+    output = head + rest
+    assert code == 0, output
+    done = await job(tenant, queued["id"])
+    assert done["status"] == "SUCCEEDED"
+    for sub in done["subJobs"]:
+        assert sub["id"] in output, output  # each sub-job drawn
+        assert re.search(rf"#{sub['index']} seedance-1-lite succeeded \(\$0\.036\)", output)
+    assert "job running" in output and "job combining" in output
+    assert "job succeeded ($0.072)" in output
+    assert "succeeded: cost $0.072 (estimate $0.072)" in output
+    url = last_line(output, "video")
+    assert url.startswith(base_url)
+    assert httpx.URL(url).path == httpx.URL(done["outputAsset"]["url"]).path
+    assert output.rstrip().endswith(url)
+    async with httpx.AsyncClient() as http:
+        response = await http.get(url)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "video/mp4"
+
+
+@contextlib.asynccontextmanager
+async def cuttable(base_url: str) -> AsyncIterator[tuple[str, Callable[[], int]]]:
+    """A TCP relay in front of `base_url`; `cut()` aborts every connection through it
+    (like a network blip) and says how many it cut. New connections still go through."""
+    target = httpx.URL(base_url)
+    open_writers: set[asyncio.StreamWriter] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(target.host, target.port)
+        open_writers.update((writer, up_writer))
+        try:
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        finally:
+            open_writers.difference_update((writer, up_writer))
+
+    def cut() -> int:
+        cut = len(open_writers)
+        for writer in list(open_writers):
+            writer.transport.abort()
+        return cut
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", cut
+    finally:
+        server.close()
+        cut()
+        await server.wait_closed()
+
+
+async def test_watch_resumes_after_a_dropped_connection(
+    base_url: str, tenant: GraphQLClient, campaign: str
+) -> None:
+    queued = await launch(
+        tenant, PAIR_VIDEO, campaignId=campaign, numPairs=2, clipDuration=2,
+        resolution="480p", requireApproval=True,
+    )  # fmt: skip
+    async with cuttable(base_url) as (relay_url, cut):
+        process = await cli("watch", queued["id"], "--url", relay_url, "--key", str(tenant.key))
+        head = await read_until(process, r"live: following events after \d+")
+        assert cut() >= 2  # the WebSocket, both ways
+        # The job runs while the watcher is away: it must get those events on its return.
+        await tenant.mutate(APPROVE, {"input": {"jobId": queued["id"]}})
+        code, rest = await finish(process)
+    output = head + rest
+    assert code == 0, output
+    assert "reconnecting, resuming after event" in output
+    assert output.count("live: following events after") == 2, output
+    for line in ("job running", "job combining", "job succeeded ($0.072)"):
+        assert output.count(line) == 1, output  # nothing lost, nothing twice
+    assert output.count("seedance-1-lite succeeded ($0.036)") == 2, output
+    assert last_line(output, "video").startswith(relay_url)
+
+
+async def test_watch_exits_1_when_the_job_is_canceled(
+    base_url: str, tenant: GraphQLClient, campaign: str
+) -> None:
+    queued = await launch(
+        tenant, PAIR_VIDEO, campaignId=campaign, numPairs=2, clipDuration=2,
+        resolution="480p", requireApproval=True,
+    )  # fmt: skip
+    process = await cli("watch", queued["id"], "--url", base_url, "--key", str(tenant.key))
+    head = await read_until(process, r"job \S+: pair_video")
+    payload = await tenant.mutate(CANCEL, {"input": {"jobId": queued["id"]}})
+    assert payload["__typename"] == "JobPayload"
+    code, rest = await finish(process)
+    output = head + rest
+    assert code == 1, output
+    assert "job canceled" in output
+    assert "canceled: cost $0.000" in output
+    assert "video:" not in output
+
+
+async def test_watch_refuses_a_bad_key_or_job(base_url: str, tenant: GraphQLClient) -> None:
+    code, output = await finish(await cli("watch", "Sm9iOng=", "--url", base_url, "--key", "nope"))
+    assert code == 2 and "error:" in output and "API key" in output, output
+    code, output = await finish(
+        await cli("watch", "Sm9iOng=", "--url", base_url, "--key", str(tenant.key))
+    )
+    assert code == 2 and "no job Sm9iOng=" in output, output
+    code, output = await finish(await cli("watch", "x", "--url", base_url, env=_env()))
+    assert code == 2 and "REELGRAPH_API_KEY" in output, output
+
+
+async def test_demo_runs_the_whole_loop_offline(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    code, output = await finish(await cli("demo", "--data-dir", str(data_dir)), timeout=240)
+    assert code == 0, output
+    assert "seeded client, campaign" in output
+    assert len(re.findall(r"^sub-job #\d seedance-1-lite: ", output, re.M)) == 2, output
+    assert "succeeded: cost $0.072 (estimate $0.072)" in output
+    assert last_line(output, "video").startswith("http://127.0.0.1:")
+    video = Path(last_line(output, "file"))
+    assert video.is_file() and video.is_relative_to(data_dir.resolve())
+    info = await probe(video)
+    assert info.duration_seconds is not None
+    assert abs(info.duration_seconds - (2 * 2 - 0.5)) <= 1 / 24 + 1e-3, info
+    assert (info.width, info.height) == (852, 480), info  # 16:9 at 480p, even width
