@@ -12,7 +12,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from db.migrate import upgrade
-from gql import cli_live
+from gql import cli_live, demo
 from services import api_keys
 from services.assets import referenced_storage_keys
 from services.errors import ServiceError
@@ -218,7 +218,7 @@ def keys_list(data_dir: DataDir = None) -> None:
 
 
 app.command()(cli_live.watch)
-app.command()(cli_live.demo)
+app.command()(demo.demo)
 
 
 def main() -> None:

@@ -4,11 +4,10 @@ while a real job runs on the in-process worker, `demo` end to end on its own dat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ from starlette.applications import Starlette
 
 from services.media.probe import probe
 from tests.client import GraphQLClient
+from tests.fakes.relay import cuttable
 from tests.fakes.server import serve_app
 from tests.jobs import APPROVE, CANCEL, PAIR_VIDEO, job, launch
 from tests.samples import Samples
@@ -114,44 +114,6 @@ async def test_watch_follows_a_pair_video_to_its_url(
         response = await http.get(url)
     assert response.status_code == 200
     assert response.headers["content-type"] == "video/mp4"
-
-
-@contextlib.asynccontextmanager
-async def cuttable(base_url: str) -> AsyncIterator[tuple[str, Callable[[], int]]]:
-    """A TCP relay in front of `base_url`; `cut()` aborts every connection through it
-    (like a network blip) and says how many it cut. New connections still go through."""
-    target = httpx.URL(base_url)
-    open_writers: set[asyncio.StreamWriter] = set()
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(target.host, target.port)
-        open_writers.update((writer, up_writer))
-        try:
-            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        finally:
-            open_writers.difference_update((writer, up_writer))
-
-    def cut() -> int:
-        cut = len(open_writers)
-        for writer in list(open_writers):
-            writer.transport.abort()
-        return cut
-
-    server = await asyncio.start_server(relay, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", cut
-    finally:
-        server.close()
-        cut()
-        await server.wait_closed()
 
 
 async def test_watch_resumes_after_a_dropped_connection(

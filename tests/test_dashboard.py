@@ -19,9 +19,9 @@ from starlette.applications import Starlette
 from gql.dashboard.routes import dashboard_routes
 from services.media.render import render_image
 from tests.client import GraphQLClient
+from tests.fakes.relay import cuttable
 from tests.fakes.server import serve_app
 from tests.jobs import APPROVE, PAIR_VIDEO, job, launch
-from tests.test_cli_live import cuttable
 
 try:
     from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
