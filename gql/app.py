@@ -18,6 +18,10 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from db.migrate import upgrade
+from gql.dashboard.routes import dashboard_routes
+from gql.live.events import LiveEvent
+from gql.live.feeds import Live
+from gql.live.hub import Hub
 from gql.request_id import RequestIdMiddleware
 from gql.routes import health, media
 from gql.schema import schema
@@ -26,6 +30,7 @@ from gql.webhooks import replicate_webhook
 from jobs.broker import ArqBroker
 from jobs.embedded_redis import EmbeddedRedis
 from jobs.worker import build_worker, in_process, redis_settings
+from services.eta import EtaEstimator
 from services.runtime import Runtime
 from services.settings import Settings
 
@@ -34,7 +39,7 @@ log = logging.getLogger("reelgraph")
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    view = GraphQLView(schema)
+    view = GraphQLView(schema, settings=settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -54,6 +59,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
             broker = ArqBroker(pool, prefix=settings.redis_prefix)
             app.state.runtime, app.state.broker = runtime, broker
             view.runtime, view.broker = runtime, broker
+            view.eta = EtaEstimator(
+                runtime.session_factory,
+                sample=settings.eta_sample_size,
+                ttl=settings.eta_cache_seconds,
+            )
+            hub: Hub[LiveEvent] = Hub(
+                pool,
+                LiveEvent.decode,
+                name=f"reelgraph-live:{settings.redis_prefix}",
+                inbox_limit=settings.live_inbox_limit,
+            )
+            await hub.start()
+            stack.push_async_callback(hub.stop)
+            view.live = app.state.live = Live(
+                hub=hub,
+                factory=runtime.session_factory,
+                channel=broker.channel,
+                eta=view.eta,
+                idle_resync=settings.live_idle_resync_seconds,
+                inbox_limit=settings.live_inbox_limit,
+            )
             if settings.worker_in_process:
                 worker = build_worker(settings, pool, runtime=runtime, handle_signals=False)
                 task = asyncio.create_task(in_process(worker), name="reelgraph-worker")
@@ -67,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/media/{asset_id}", media, methods=["GET", "HEAD"]),
             Route("/webhooks/replicate", replicate_webhook, methods=["POST"]),
             Route("/healthz", health),
+            *dashboard_routes,
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,

@@ -1,8 +1,15 @@
-"""Per-request context: the runtime, who is asking, and fresh DataLoaders."""
+"""Per-request context: the runtime, who is asking, and fresh DataLoaders.
+
+Over HTTP the context lives for one request. Over a WebSocket it lives as long as the
+connection, so it keeps no loader cache of its own: each operation (each runs in its
+own task) gets fresh loaders.
+"""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,8 +19,14 @@ from strawberry.types import Info as StrawberryInfo
 
 from gql.loaders import Loaders
 from services.broker import Broker
+from services.eta import EtaEstimator
 from services.runtime import Runtime
 from services.viewer import Viewer
+
+if TYPE_CHECKING:
+    from gql.live.feeds import Live
+
+_operation_loaders: ContextVar[Loaders | None] = ContextVar("operation_loaders", default=None)
 
 
 @dataclass(slots=True)
@@ -23,10 +36,23 @@ class Context:
     runtime: Runtime
     broker: Broker
     viewer: Viewer | None
-    loaders: Loaders = field(init=False)
+    live: Live | None = None
+    eta: EtaEstimator | None = None
+    connection_params: dict[str, Any] | None = None
+    """The `connection_init` payload of a WebSocket connection."""
+    _loaders: Loaders | None = field(default=None, init=False)
 
-    def __post_init__(self) -> None:
-        self.loaders = Loaders(self.runtime.session_factory)
+    @property
+    def loaders(self) -> Loaders:
+        if isinstance(self.request, WebSocket):
+            loaders = _operation_loaders.get()
+            if loaders is None:
+                loaders = Loaders(self.runtime.session_factory)
+                _operation_loaders.set(loaders)
+            return loaders
+        if self._loaders is None:
+            self._loaders = Loaders(self.runtime.session_factory)
+        return self._loaders
 
     def require_viewer(self) -> Viewer:
         if self.viewer is None:
@@ -35,6 +61,14 @@ class Context:
                 extensions={"code": "UNAUTHENTICATED"},
             )
         return self.viewer
+
+    def require_live(self) -> Live:
+        if self.live is None:
+            raise StrawberryGraphQLError(
+                "Live subscriptions are not available in this process.",
+                extensions={"code": "UNAVAILABLE"},
+            )
+        return self.live
 
 
 Info = StrawberryInfo[Context, None]

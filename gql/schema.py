@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 
 import strawberry
-from strawberry.extensions import ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.extensions.query_depth_limiter import create_validator
 
 from gql.errors import MaskUnexpectedErrors
 from gql.mutations.assets import AssetMutations
@@ -13,6 +14,7 @@ from gql.mutations.campaigns import CampaignMutations
 from gql.mutations.clients import ClientMutations
 from gql.mutations.generation import GenerationMutations
 from gql.queries import Query
+from gql.subscriptions import Subscription
 from gql.types.assets import Asset
 from gql.types.campaigns import Campaign
 from gql.types.clients import Client
@@ -25,15 +27,25 @@ class Mutation(ClientMutations, CampaignMutations, AssetMutations, GenerationMut
     pass
 
 
+# Built once: a rule class made per request would defeat the ValidationCache's key.
+DEPTH_LIMIT = create_validator(max_depth=12, should_ignore=None)
+
+
+class DepthLimit(AddValidationRules):
+    def __init__(self) -> None:
+        super().__init__([DEPTH_LIMIT])
+
+
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Client, Campaign, Asset, Job, UserError],
         extensions=[
             functools.partial(ParserCache, maxsize=512),
             functools.partial(ValidationCache, maxsize=512),
-            functools.partial(QueryDepthLimiter, max_depth=12),
+            DepthLimit,
             MaskUnexpectedErrors,
         ],
     )

@@ -5,10 +5,15 @@
 - GET runs queries only: a mutation over GET is 405 Method Not Allowed.
 - Multipart uploads need `Apollo-Require-Preflight` or `X-Apollo-Operation-Name`,
   as Apollo Server's CSRF prevention does, so a plain HTML form cannot post one.
+
+WebSockets (graphql-transport-ws and the legacy graphql-ws) authenticate once, at
+`connection_init`: the key comes in its payload (`Authorization: Bearer <key>`,
+`authorization` or `apiKey`) or in the handshake's Authorization header.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -17,17 +22,24 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
+from strawberry.http.websocket_origin import normalize_origin
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
 
 from gql.context import Context
+from gql.live.feeds import Live
+from gql.live.protocols import LegacyWSHandler, TransportWSHandler
 from services.api_keys import authenticate
 from services.broker import Broker
+from services.eta import EtaEstimator
 from services.runtime import Runtime
+from services.settings import Settings
 from services.viewer import Viewer
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -66,18 +78,62 @@ def is_request_error(result: ExecutionResult) -> bool:
     return result.data is None and all(e.path is None for e in result.errors or [])
 
 
+def allowed_origins(settings: Settings) -> list[str]:
+    """`REELGRAPH_ALLOWED_ORIGINS`, plus the origin of `public_url` (the server's own
+    origin needs no listing: Strawberry accepts same-origin handshakes)."""
+    origins = [o.strip() for o in settings.allowed_origins.split(",") if o.strip()]
+    own = normalize_origin(settings.public_url) if settings.public_url else None
+    return [*origins, own] if own else origins
+
+
+def bearer(value: str | None) -> str | None:
+    scheme, _, token = (value or "").strip().partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def key_from_params(params: dict[str, Any] | None) -> str | None:
+    """The API key in a `connection_init` payload, if any."""
+    params = params or {}
+    for name in ("Authorization", "authorization"):
+        value = params.get(name)
+        if isinstance(value, str) and value.strip():
+            return bearer(value) or value.strip()
+    key = params.get("apiKey")
+    return key.strip() if isinstance(key, str) and key.strip() else None
+
+
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(
-        self, schema: BaseSchema, runtime: Runtime | None = None, broker: Broker | None = None
+        self,
+        schema: BaseSchema,
+        runtime: Runtime | None = None,
+        broker: Broker | None = None,
+        *,
+        settings: Settings | None = None,
     ) -> None:
+        settings = settings or Settings()
         super().__init__(
             schema,
             graphql_ide="graphiql",
             allow_queries_via_get=True,
             multipart_uploads_enabled=True,
+            keep_alive=True,
+            keep_alive_interval=settings.ws_keep_alive_seconds,
+            connection_init_wait_timeout=timedelta(
+                seconds=settings.ws_connection_init_timeout_seconds
+            ),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
+            allowed_origins=allowed_origins(settings),
         )
         self.runtime = runtime
         self.broker = broker
+        self.live: Live | None = None
+        self.eta: EtaEstimator | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,17 +151,40 @@ class GraphQLView(GraphQL[Context, None]):
         assert self.runtime is not None, "the app's lifespan has not run"
         assert self.broker is not None, "the app's lifespan has not run"
         viewer: Viewer | None = None
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            async with self.runtime.session_factory() as session:
-                viewer = await authenticate(session, token.strip())
+        token = bearer(request.headers.get("authorization"))
+        if token and not isinstance(request, WebSocket):  # sockets: at connection_init
+            viewer = await self._authenticate(token)
         return Context(
             request=request,
             response=response,
             runtime=self.runtime,
             broker=self.broker,
             viewer=viewer,
+            live=self.live,
+            eta=self.eta,
         )
+
+    async def _authenticate(self, token: str) -> Viewer | None:
+        assert self.runtime is not None
+        async with self.runtime.session_factory() as session:
+            return await authenticate(session, token)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        token = key_from_params(context.connection_params) or bearer(
+            context.request.headers.get("authorization")
+        )
+        viewer = await self._authenticate(token) if token else None
+        if viewer is None:
+            raise ConnectionRejectionError(
+                {
+                    "message": "A valid API key is required: send it in the connection_init "
+                    "payload as Authorization: Bearer <key>.",
+                    "code": "UNAUTHENTICATED",
+                }
+            )
+        context.viewer = viewer
+        unset: UnsetType = UNSET
+        return unset
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,17 @@ class JobEvent:
     message: str | None
     data: JSON
     created_at: datetime
+    expected_seconds: float | None = strawberry.field(
+        default=None,
+        description="Sub-job events: the median run time of the model's past sub-jobs, in "
+        "seconds; null without history.",
+    )
+    eta_seconds: float | None = strawberry.field(
+        default=None,
+        description="Sub-job events while it runs: seconds left at the event's time "
+        "(expectedSeconds minus the time run so far, never below 0); null otherwise.",
+    )
+    sub_job_uuid: strawberry.Private[uuid.UUID | None] = None
 
     @strawberry.field(description="The sub-job's index within its job, for sub-job events.")
     def sub_job_index(self) -> int | None:
@@ -56,4 +68,22 @@ class JobEvent:
             message=row.message,
             data=JSON(row.data),
             created_at=row.created_at,
+            sub_job_uuid=row.sub_job_id,
+        )
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> JobEvent:
+        """From the JSON that `services.events.event_payload` publishes."""
+        sub_job = uuid.UUID(payload["subJobId"]) if payload.get("subJobId") else None
+        return cls(
+            job_id=strawberry.ID(ids.encode("Job", uuid.UUID(payload["jobId"]))),
+            sub_job_id=strawberry.ID(ids.encode("SubJob", sub_job)) if sub_job else None,
+            seq=int(payload["seq"]),
+            type=payload["type"],
+            status=payload["status"],
+            progress=payload.get("progress"),
+            message=payload.get("message"),
+            data=JSON(payload.get("data") or {}),
+            created_at=datetime.fromisoformat(payload["createdAt"]),
+            sub_job_uuid=sub_job,
         )

@@ -11,10 +11,12 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from db import models
+from db.base import utcnow
 from gql.context import Info
 from gql.types.enums import JobKind, JobStatus, SubJobStatus
 from gql.types.events import JobEvent
 from gql.types.node import parse_uuid
+from services.eta import RUNNING, remaining
 
 if TYPE_CHECKING:
     from gql.types.assets import Asset
@@ -27,7 +29,7 @@ async def _asset(info: Info, asset_id: uuid.UUID | None) -> Asset | None:
     if asset_id is None:
         return None
     row = await info.context.loaders.asset.load(asset_id)
-    return Asset.from_row(row) if row is not None else None
+    return Asset.of(info, row) if row is not None else None
 
 
 @strawberry.type(description="An ordered image pair of a pair video: one clip to render.")
@@ -95,6 +97,23 @@ class SubJob:
         self, info: Info
     ) -> Annotated[Asset, strawberry.lazy("gql.types.assets")] | None:
         return await _asset(info, self.row.output_asset_id)
+
+    @strawberry.field(
+        description="The median run time of this model's past sub-jobs, in seconds; null "
+        "without history."
+    )
+    async def expected_seconds(self, info: Info) -> float | None:
+        eta = info.context.eta
+        return await eta.expected(self.model) if eta is not None else None
+
+    @strawberry.field(
+        description="While it runs: seconds left (expectedSeconds minus the time run so far, "
+        "never below 0); null otherwise."
+    )
+    async def eta_seconds(self, info: Info) -> float | None:
+        if self.status.value not in RUNNING:
+            return None
+        return remaining(await self.expected_seconds(info), self.started_at, utcnow())
 
     @strawberry.field(description="For pair-video clips: the pair, its score and reason.")
     def pair(self) -> StoryboardPair | None:
@@ -211,7 +230,14 @@ class Job(relay.Node):
 
         async with info.context.runtime.session_factory() as session:
             rows = await events_after(session, self.row.id, after_seq, min(max(first, 1), 1000))
-        return [JobEvent.from_row(r) for r in rows]
+        events = [JobEvent.from_row(r) for r in rows]
+        eta = info.context.eta
+        for event in events:
+            if eta is not None and event.sub_job_uuid is not None:
+                event.expected_seconds, event.eta_seconds = await eta.for_event(
+                    event.sub_job_uuid, event.status, event.created_at
+                )
+        return events
 
     @strawberry.field(description="The last event's `seq`: resume a subscription after it.")
     def last_seq(self) -> int:

@@ -1,0 +1,1 @@
+"""Live progress: the Redis fan-out hub, loss-free feeds, and cohort rendering."""
