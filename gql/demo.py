@@ -4,23 +4,19 @@ client, a campaign and a few images, launch a pair video and watch it to the end
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import tempfile
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
-import uvicorn
 from rich.console import Console
 from rich.markup import escape
-from starlette.types import ASGIApp
 
 from gql.cli_live import WatchResult, _console, watch_job
 from gql.live_client import Api, ApiError, stoppable
+from gql.serving import serve_app
 from services.runtime import Runtime
 from services.settings import Settings
 
@@ -65,7 +61,7 @@ async def run_demo(
     from services.media.render import render_image
 
     app_ = create_app(settings)
-    async with _serve(app_) as base_url:
+    async with serve_app(app_, ws="websockets-sansio") as base_url:
         key = await _demo_key(app_.state.runtime)
         console.print(f"reelgraph demo: {base_url} (data in {settings.data_dir.resolve()})")
         console.print(f"admin key: {key}", markup=False)
@@ -147,53 +143,6 @@ async def _download(http: httpx.AsyncClient, url: str, dest: Path) -> None:
         with dest.open("wb") as out:
             async for chunk in response.aiter_bytes():
                 out.write(chunk)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn that says when it listens and leaves Ctrl-C to asyncio.run (which cancels
-    the demo, whose cleanup stops the server)."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets)
-        except SystemExit:  # uvicorn exits when the lifespan startup fails
-            self.should_exit = True
-            return
-        self.ready.set()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-@contextlib.asynccontextmanager
-async def _serve(asgi: ASGIApp) -> AsyncIterator[str]:
-    """Run `asgi` with uvicorn on a free loopback port until the block ends."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = _Server(
-        uvicorn.Config(
-            asgi, log_level="warning", ws="websockets-sansio", timeout_graceful_shutdown=5
-        )
-    )
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    ready = asyncio.create_task(server.ready.wait())
-    try:
-        await asyncio.wait({serving, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if not server.ready.is_set():
-            await serving
-            raise RuntimeError("the app failed to start")
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        ready.cancel()
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await serving
-        sock.close()
 
 
 def demo(
