@@ -24,6 +24,7 @@ from services.generation import tasks
 from services.generation.deps import Deps
 from services.generation.prompts import brand_colours
 from services.generation.state import (
+    PROGRESS_THROTTLE,
     SUB_FINAL,
     campaign_of,
     lock_job,
@@ -233,13 +234,9 @@ async def _next_poll(deps: Deps, sub: SubJob, n: int, delay: float | None = None
     )  # fmt: skip
 
 
-_last_tick: dict[uuid.UUID, float] = {}
-TICK_SECONDS = 0.25
-
-
 async def _nothing_new(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> bool:
     """A running prediction with no news worth a write: same state, progress moved
-    less than 1% or less than TICK_SECONDS after the last tick, no heartbeat due."""
+    less than 1% or too soon after the last tick (PROGRESS_THROTTLE), no heartbeat due."""
     async with deps.runtime.session_factory() as session:
         sub = await session.get(SubJob, sub_id)
     if sub is None or sub.status in SUB_FINAL:
@@ -251,13 +248,7 @@ async def _nothing_new(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) ->
     progress = prediction.progress
     if progress is None or (sub.progress is not None and progress - sub.progress < 0.01):
         return True
-    now = time.monotonic()
-    if now - _last_tick.get(sub_id, 0.0) < TICK_SECONDS:
-        return True
-    _last_tick[sub_id] = now
-    if len(_last_tick) > 10_000:
-        _last_tick.clear()
-    return False
+    return not PROGRESS_THROTTLE.due(sub_id)
 
 
 async def _apply(

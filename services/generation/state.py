@@ -165,6 +165,11 @@ class ProgressThrottle:
         self._last: OrderedDict[uuid.UUID, float] = OrderedDict()
         self._size = size
 
+    def due(self, sub_id: uuid.UUID) -> bool:
+        """Whether a tick would pass now, without recording one."""
+        last = self._last.get(sub_id)
+        return last is None or self.clock() - last >= self.interval
+
     def allow(self, sub_id: uuid.UUID) -> bool:
         now = self.clock()
         last = self._last.get(sub_id)
