@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gql.app import create_app
 from services.media.binaries import ffmpeg_path
@@ -52,7 +56,7 @@ async def _media(directory: Path) -> tuple[bytes, bytes]:
     return png.read_bytes(), mp4.read_bytes()
 
 
-async def run(db: str, pairs: int, webhooks: bool) -> None:
+async def run(db: str, pairs: int, webhooks: bool, profile: str | None = None) -> float:
     work = Path(tempfile.mkdtemp(prefix="reelgraph-genbench-"))
     png, _ = await _media(work)
     database_url = None
@@ -104,12 +108,23 @@ async def run(db: str, pairs: int, webhooks: bool) -> None:
                         await client.upload_ok(png + i.to_bytes(2, "big"), f"{i}.png",
                                                campaign_id=campaign)  # fmt: skip
                     started = time.perf_counter()
+                    launched_at = datetime.now(UTC)
+                    cpu_before = time.process_time()
+                    statements = _count_statements(app.state.runtime.engine)
+                    if profile:
+                        profiler = cProfile.Profile()
+                        profiler.enable()
                     queued = await launch(
                         client, PAIR_VIDEO, campaignId=campaign, numPairs=pairs,
                         clipDuration=6, transition="none",
                     )  # fmt: skip
                     done = await wait_for_job(client, app, queued["id"], timeout=300)
                     wall = time.perf_counter() - started
+                    cpu = time.process_time() - cpu_before
+                    if profile:
+                        profiler.disable()
+                        profiler.dump_stats(profile)
+                    statements.stop()
                     events = await client.execute(
                         "query($id: ID!) { node(id: $id) { ... on Job { events(first: 1000) {"
                         " type status subJobId createdAt } } } }",
@@ -117,7 +132,9 @@ async def run(db: str, pairs: int, webhooks: bool) -> None:
                     )
                     done["events"] = events["node"]["events"]
         assert done["status"] == "SUCCEEDED", done["error"]
-        report(done, wall, pairs, db, webhooks)
+        wall = report(done, launched_at, wall, cpu, pairs, db, webhooks)
+        statements.report(pairs)
+        return wall
     finally:
         provider.terminate()
         provider.wait()
@@ -127,7 +144,45 @@ async def run(db: str, pairs: int, webhooks: bool) -> None:
             await admin.close()
 
 
-def report(done: dict[str, Any], wall: float, pairs: int, db: str, webhooks: bool) -> None:
+class _Statements:
+    """SQL statements the API process ran during the job, by kind and table."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.sync_engine
+        self.counts: Counter[str] = Counter()
+        sa_event.listen(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        words = statement.split()
+        verb = words[0].upper()
+        table = {"SELECT": "FROM", "INSERT": "INTO", "UPDATE": "UPDATE", "DELETE": "FROM"}.get(verb)
+        upper = [w.upper() for w in words]
+        name = words[upper.index(table) + 1] if table in upper else ""
+        self.counts[f"{verb} {name}"] += 1
+
+    def stop(self) -> None:
+        sa_event.remove(self.engine, "before_cursor_execute", self._seen)
+
+    def report(self, pairs: int) -> None:
+        total = sum(self.counts.values())
+        print(f"SQL statements during the job: {total} ({total / pairs:.0f} per sub-job)")
+        for kind, n in self.counts.most_common(8):
+            print(f"  {n:5d}  {kind}")
+
+
+def _count_statements(engine: AsyncEngine) -> _Statements:
+    return _Statements(engine)
+
+
+def report(
+    done: dict[str, Any],
+    launched_at: datetime,
+    wall: float,
+    cpu: float,
+    pairs: int,
+    db: str,
+    webhooks: bool,
+) -> float:
     subs = done["subJobs"]
     spans = [
         (
@@ -137,6 +192,7 @@ def report(done: dict[str, Any], wall: float, pairs: int, db: str, webhooks: boo
     ]
     overheads = [span - PROVIDER_SECONDS for span in spans]
     first_submit = min(datetime.fromisoformat(s["startedAt"]) for s in subs)
+    last_submit = max(datetime.fromisoformat(s["startedAt"]) for s in subs)
     last_stored = max(datetime.fromisoformat(s["finishedAt"]) for s in subs)
     finished = datetime.fromisoformat(done["finishedAt"])
     method = "stream copy" if done["params"].get("transition") == "none" else "re-encode"
@@ -145,6 +201,15 @@ def report(done: dict[str, Any], wall: float, pairs: int, db: str, webhooks: boo
         f"db={db}, {'webhooks' if webhooks else 'polling only'} =="
     )
     print(f"wall time, mutation -> final video stored : {wall:6.2f} s")
+    print(
+        f"  API + worker process CPU in that time   : {cpu:6.2f} s ({cpu / wall:.0%} of one core)"
+    )
+    print(
+        f"  mutation -> first clip submitted        : {(first_submit - launched_at).total_seconds():6.2f} s (pair selection)"
+    )
+    print(
+        f"  first clip submitted -> last submitted  : {(last_submit - first_submit).total_seconds():6.2f} s"
+    )
     print(
         f"  first clip submitted -> last clip stored: {(last_stored - first_submit).total_seconds():6.2f} s"
     )
@@ -177,6 +242,7 @@ def report(done: dict[str, Any], wall: float, pairs: int, db: str, webhooks: boo
         print(
             f"  {name:<28} p50 {statistics.median(values) * 1000:7.0f} ms  max {max(values) * 1000:7.0f} ms"
         )
+    return wall
 
 
 def main() -> None:
@@ -184,9 +250,21 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--polling", action="store_true", help="no webhooks: poll only")
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the API process's event loop")
+    parser.add_argument("--runs", type=int, default=1, help="runs per database")
     args = parser.parse_args()
-    for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
-        asyncio.run(run(db, args.pairs, webhooks=not args.polling))
+    walls: dict[str, list[float]] = {}
+    for _ in range(args.runs):
+        for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
+            wall = asyncio.run(run(db, args.pairs, not args.polling, args.profile))
+            walls.setdefault(db, []).append(wall)
+    if args.runs > 1:
+        print()
+        for db, values in walls.items():
+            print(
+                f"{db:<10} wall over {len(values)} runs: min {min(values):.2f} s, "
+                f"median {statistics.median(values):.2f} s, max {max(values):.2f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -54,6 +55,12 @@ class ArqBroker:
 
     async def publish(self, channel: str, message: str) -> None:
         await self.pool.publish(channel, message)
+
+    async def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for channel, message in messages:
+                pipe.publish(channel, message)
+            await pipe.execute()
 
     async def acquire_slot(self, pool: str, member: str, limit: int) -> bool:
         claimed = await self.pool.eval(  # type: ignore[misc]

@@ -6,6 +6,7 @@ a rollback drops them (`services.uow` runs the hooks).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,10 @@ class Broker(Protocol):
     async def abort(self, job_id: str) -> None: ...
 
     async def publish(self, channel: str, message: str) -> None: ...
+
+    async def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
+        """Publish each `(channel, message)`, in order, in one round trip."""
+        ...
 
     def channel(self, kind: str, ident: object) -> str: ...
 
@@ -52,10 +57,18 @@ def enqueue_after_commit(
 
 
 def publish_after_commit(session: AsyncSession, broker: Broker, channel: str, message: str) -> None:
-    async def send() -> None:
-        await broker.publish(channel, message)
+    """Everything a transaction publishes leaves after its commit, in order, together."""
+    outbox: list[tuple[str, str]] | None = session.info.get("publish")
+    if outbox is None:
+        outbox = session.info["publish"] = []
 
-    after_commit(session, send)
+        async def send() -> None:
+            messages = session.info.pop("publish", [])
+            if messages:
+                await broker.publish_many(messages)
+
+        after_commit(session, send)
+    outbox.append((channel, message))
 
 
 def abort_after_commit(session: AsyncSession, broker: Broker, job_id: str) -> None:

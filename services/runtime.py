@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -10,6 +13,7 @@ from db.engine import create_engine, create_session_factory
 from services.media_urls import MediaUrlSigner
 from services.settings import Settings
 from services.storage import LocalStorage
+from services.uow import unit_of_work
 
 
 @dataclass(slots=True)
@@ -19,6 +23,7 @@ class Runtime:
     session_factory: async_sessionmaker[AsyncSession]
     storage: LocalStorage
     signer: MediaUrlSigner
+    _write_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
@@ -31,6 +36,19 @@ class Runtime:
             storage=LocalStorage(settings.storage_dir),
             signer=MediaUrlSigner(settings.signing_key(), settings.media_url_ttl_seconds),
         )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that writes. SQLite has one writer: this process's writers
+        (requests, webhooks, worker tasks) queue for it here, in order, instead of in
+        SQLite's sleeping busy handler."""
+        lock = None
+        if self.engine.dialect.name == "sqlite":
+            if self._write_lock is None:
+                self._write_lock = asyncio.Lock()
+            lock = self._write_lock
+        async with unit_of_work(self.session_factory, lock=lock) as session:
+            yield session
 
     async def close(self) -> None:
         await self.engine.dispose()

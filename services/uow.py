@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,13 +23,23 @@ def on_rollback(session: AsyncSession, hook: Hook) -> None:
 
 
 @asynccontextmanager
-async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+async def unit_of_work(
+    factory: async_sessionmaker[AsyncSession],
+    *,
+    lock: AbstractAsyncContextManager[object] | None = None,
+) -> AsyncIterator[AsyncSession]:
+    """`lock`, when given, is held from the first statement to the commit or rollback,
+    not while the hooks run."""
     async with factory() as session:
         try:
-            yield session
-            await session.commit()
+            async with lock if lock is not None else nullcontext():
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
         except BaseException:
-            await session.rollback()
             for hook in session.info.pop("on_rollback", []):
                 await _safely(hook)
             raise

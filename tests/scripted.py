@@ -5,6 +5,7 @@ be checked event by event, losses and duplicates included."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from db.models import Job, JobKind, JobStatus
@@ -25,6 +26,9 @@ class MuteBroker:
         return self.inner.channel(kind, ident)
 
     async def publish(self, channel: str, message: str) -> None:
+        return None
+
+    async def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
         return None
 
 

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gql.context import Info
 from gql.types.errors import UserError
 from services.errors import ServiceError
-from services.uow import unit_of_work
 from services.viewer import Viewer
 
 T = TypeVar("T")
@@ -20,7 +19,7 @@ T = TypeVar("T")
 async def mutate(info: Info, work: Callable[[AsyncSession, Viewer], Awaitable[T]]) -> T | UserError:
     viewer = info.context.require_viewer()
     try:
-        async with unit_of_work(info.context.runtime.session_factory) as session:
+        async with info.context.runtime.transaction() as session:
             return await work(session, viewer)
     except ServiceError as exc:
         return UserError.of(exc)

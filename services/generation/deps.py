@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +14,6 @@ from services.pairing import OfflinePairSelector, PairSelector
 from services.providers.base import Provider
 from services.providers.local import LocalProvider
 from services.runtime import Runtime
-from services.uow import unit_of_work
 
 
 @dataclass(slots=True)
@@ -25,24 +24,12 @@ class Deps:
     selector: PairSelector
     limits: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
-    _write_lock: asyncio.Lock | None = None
-
     def provider(self, name: str) -> Provider:
         return self.providers[name]
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work for a task. On SQLite, which has one writer, the tasks of this
-        process queue for it here, in order, instead of in SQLite's sleeping busy handler."""
-        factory = self.runtime.session_factory
-        if self.runtime.engine.dialect.name != "sqlite":
-            async with unit_of_work(factory) as session:
-                yield session
-            return
-        if self._write_lock is None:
-            self._write_lock = asyncio.Lock()
-        async with self._write_lock, unit_of_work(factory) as session:
-            yield session
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A unit of work for a task (SQLite's writers queue in the runtime)."""
+        return self.runtime.transaction()
 
     @asynccontextmanager
     async def slot(self, provider: str) -> AsyncIterator[None]:

@@ -31,6 +31,7 @@ from services.generation.state import (
     JOB_FINAL,
     SUB_FINAL,
     lock_job,
+    lock_sub_jobs,
     set_job_status,
     set_sub_status,
     sub_jobs_of,
@@ -126,6 +127,7 @@ async def _locked_job(
     session: AsyncSession, viewer: Viewer, job_id: uuid.UUID, field: str = "jobId"
 ) -> Job:
     await get_job(session, viewer, job_id, field=field)  # tenancy
+    await lock_sub_jobs(session, job_id)  # the lock order: sub-jobs, then their job
     job = await lock_job(session, job_id)
     if job is None:
         raise NotFound("no such job", field=field)

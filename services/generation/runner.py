@@ -13,12 +13,13 @@ import time
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
 from db.models import Asset, AssetOrigin, Client, Job, JobKind, JobStatus, SubJob, SubJobStatus
 from services import assets, catalog
-from services.broker import enqueue_after_commit
+from services.broker import Broker, enqueue_after_commit
 from services.errors import ServiceError
 from services.generation import tasks
 from services.generation.deps import Deps
@@ -36,22 +37,25 @@ from services.generation.state import (
     total_cost,
 )
 from services.providers.base import Prediction, PredictionStatus, ProviderError
+from services.runtime import Runtime
+from services.settings import Settings
 
 log = logging.getLogger(__name__)
 RUNNABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
+HEARTBEAT_SECONDS = 20  # a running sub-job's row is touched at least this often
+# With webhooks, polls only catch a lost delivery (Replicate retries the final one):
+# the first after 5 s, then backing off to one every 30 s.
+WEBHOOK_POLL_INITIAL, WEBHOOK_POLL_MAX = 5.0, 30.0
 
 
 async def _locked(session: AsyncSession, sub_id: uuid.UUID) -> tuple[Job, SubJob] | None:
-    """Lock the sub-job's job first: for changes that may end the sub-job (and so must
-    see every sibling as it is) or that change the job itself."""
-    sub = await session.get(SubJob, sub_id)
-    if sub is None:
+    """Lock the sub-job, then its job (the lock order in `state`): for changes that may
+    end the sub-job, and so must see every sibling as it is."""
+    found = await lock_sub_job(session, sub_id)
+    if found is None:
         return None
-    job = await lock_job(session, sub.job_id)
-    if job is None:
-        return None
-    await session.refresh(sub)
-    return job, sub
+    job = await lock_job(session, found[0].id)
+    return None if job is None else (job, found[1])
 
 
 def _progress_reporter(deps: Deps, sub_id: uuid.UUID) -> Any:
@@ -64,24 +68,34 @@ def _progress_reporter(deps: Deps, sub_id: uuid.UUID) -> Any:
     return report
 
 
-async def _input_urls(
-    session: AsyncSession, deps: Deps, sub: SubJob, siblings: list[SubJob]
-) -> dict[str, str] | None:
-    """Asset ids of the sub-job's inputs, mapped to URLs its provider can read."""
+async def _input_urls(session: AsyncSession, deps: Deps, sub: SubJob) -> dict[str, str] | None:
+    """Asset ids of the sub-job's inputs, mapped to URLs its provider can read; None
+    while the sibling that makes its start image has not succeeded."""
     logical = sub.input
     if "image_from_sub_job" in logical:
-        source = siblings[int(logical["image_from_sub_job"])]
-        if source.status is not SubJobStatus.SUCCEEDED or source.output_asset_id is None:
+        source = await session.scalar(
+            select(SubJob).where(
+                SubJob.job_id == sub.job_id, SubJob.index == int(logical["image_from_sub_job"])
+            )
+        )
+        if (
+            source is None
+            or source.status is not SubJobStatus.SUCCEEDED
+            or source.output_asset_id is None
+        ):
             return None
         logical = {**logical, "image_asset_id": str(source.output_asset_id)}
         sub.input = logical
+    ids = [logical[key] for key in ("image_asset_id", "last_image_asset_id") if logical.get(key)]
+    if not ids:
+        return {}
+    stmt = select(Asset).where(Asset.id.in_([uuid.UUID(i) for i in ids]))
+    found = {str(asset.id): asset for asset in await session.scalars(stmt)}
     urls: dict[str, str] = {}
-    for key in ("image_asset_id", "last_image_asset_id"):
-        if logical.get(key):
-            asset = await session.get(Asset, uuid.UUID(logical[key]))
-            if asset is None:
-                raise ProviderError(f"input asset {logical[key]} was deleted")
-            urls[logical[key]] = _asset_url(deps, sub.provider, asset)
+    for asset_id in ids:
+        if asset_id not in found:
+            raise ProviderError(f"input asset {asset_id} was deleted")
+        urls[asset_id] = _asset_url(deps, sub.provider, found[asset_id])
     return urls
 
 
@@ -97,8 +111,7 @@ def _asset_url(deps: Deps, provider: str, asset: Asset) -> str:
     return f"data:{asset.mime_type};base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def _webhook_url(deps: Deps, provider: str) -> str | None:
-    settings = deps.runtime.settings
+def _webhook_url(settings: Settings, provider: str) -> str | None:
     if provider != "replicate" or not settings.public_url or not settings.replicate_webhook_secret:
         return None
     return settings.public_url.rstrip("/") + "/webhooks/replicate"
@@ -106,13 +119,16 @@ def _webhook_url(deps: Deps, provider: str) -> str | None:
 
 async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
     async with deps.transaction() as session:
-        found = await _locked(session, sub_id)
+        # The sub-job's lock only: siblings submit in parallel, and the job row is locked
+        # just while the event is written (a failure here ends the sub-job after that).
+        found = await lock_sub_job(session, sub_id)
         if found is None:
             return
         job, sub = found
         if job.status not in RUNNABLE or sub.status in SUB_FINAL:
             return
         resume = bool(sub.prediction_id)
+        submission = None if resume else await _prepare_submission(session, deps, job, sub)
     if resume:  # a rerun after a crash: poll the stored prediction, never pay twice
         for n in (0, 1):
             if await deps.broker.enqueue(
@@ -120,50 +136,16 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
             ):
                 break
         return
-    async with deps.transaction() as session:
-        found = await _locked(session, sub_id)
-        if found is None:
-            return
-        job, sub = found
-        if job.status not in RUNNABLE or sub.status in SUB_FINAL or sub.prediction_id:
-            return
-        siblings = await sub_jobs_of(session, job.id)
-        try:
-            urls = await _input_urls(session, deps, sub, siblings)
-        except ProviderError as exc:
-            await _fail_now(session, deps, job, sub, str(exc), "INPUT_MISSING")
-            return
-        if urls is None:
-            return  # waits for the sub-job that makes its start image
-        settings = deps.runtime.settings
-        slot_pool = f"provider:{sub.provider}"
-        if not await deps.broker.acquire_slot(
-            slot_pool, str(sub.id), settings.provider_concurrency
-        ):  # every slot of this provider is busy: try again shortly
-            enqueue_after_commit(
-                session, deps.broker, tasks.RUN_SUB_JOB, str(sub.id),
-                job_id=f"{tasks.run_id(sub)}:wait:{time.monotonic_ns()}", defer_seconds=0.5,
-            )  # fmt: skip
-            return
-        spec = catalog.MODELS[sub.model]
-        provider_input = catalog.build_provider_input(spec, sub.input, urls)
-        if sub.provider == "local":
-            client = await session.get(Client, (await campaign_of(session, job)).client_id)
-            provider_input["brand_colors"] = brand_colours(client) if client else []
-        if job.status is JobStatus.QUEUED:
-            await set_job_status(session, deps.broker, job, JobStatus.RUNNING, message="rendering")
-        sub.attempts += 1
-        await set_sub_status(
-            session, deps.broker, job, sub, SubJobStatus.SUBMITTED,
-            message=f"attempt {sub.attempts}: submitting to {sub.provider}",
-        )  # fmt: skip
+    if submission is None:
+        return
+    spec, provider_input = submission
     provider = deps.provider(sub.provider)
     try:
         async with deps.slot(sub.provider):
             prediction = await provider.create(
                 spec.name,
                 provider_input,
-                webhook_url=_webhook_url(deps, sub.provider),
+                webhook_url=_webhook_url(deps.runtime.settings, sub.provider),
                 cancel_after=deps.runtime.settings.prediction_deadline,
                 on_progress=_progress_reporter(deps, sub_id),
             )
@@ -171,6 +153,43 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
         await retry_or_fail(deps, sub_id, str(exc), retry_after=exc.retry_after)
         return
     await _apply(deps, sub_id, prediction, poll_n=0, store_id=True)
+
+
+async def _prepare_submission(
+    session: AsyncSession, deps: Deps, job: Job, sub: SubJob
+) -> tuple[catalog.ModelSpec, dict[str, Any]] | None:
+    """Under the sub-job's lock: its inputs and a provider slot, then `submitted`. None
+    when it cannot go now (it failed, it waits for its start image or for a slot)."""
+    try:
+        urls = await _input_urls(session, deps, sub)
+    except ProviderError as exc:
+        await _fail_now(session, deps, job, sub, str(exc), "INPUT_MISSING")
+        return None
+    if urls is None:
+        return None  # waits for the sub-job that makes its start image
+    settings = deps.runtime.settings
+    slot_pool = f"provider:{sub.provider}"
+    if not await deps.broker.acquire_slot(
+        slot_pool, str(sub.id), settings.provider_concurrency
+    ):  # every slot of this provider is busy: try again shortly
+        enqueue_after_commit(
+            session, deps.broker, tasks.RUN_SUB_JOB, str(sub.id),
+            job_id=f"{tasks.run_id(sub)}:wait:{time.monotonic_ns()}", defer_seconds=0.5,
+        )  # fmt: skip
+        return None
+    spec = catalog.MODELS[sub.model]
+    provider_input = catalog.build_provider_input(spec, sub.input, urls)
+    if sub.provider == "local":
+        client = await session.get(Client, (await campaign_of(session, job)).client_id)
+        provider_input["brand_colors"] = brand_colours(client) if client else []
+    if job.status is JobStatus.QUEUED:
+        await set_job_status(session, deps.broker, job, JobStatus.RUNNING, message="rendering")
+    sub.attempts += 1
+    await set_sub_status(
+        session, deps.broker, job, sub, SubJobStatus.SUBMITTED,
+        message=f"attempt {sub.attempts}: submitting to {sub.provider}",
+    )  # fmt: skip
+    return spec, provider_input
 
 
 async def poll_sub_job(deps: Deps, sub_id: uuid.UUID, n: int) -> None:
@@ -181,23 +200,23 @@ async def poll_sub_job(deps: Deps, sub_id: uuid.UUID, n: int) -> None:
             return
         if job.status not in RUNNABLE:
             return
-        prediction_id, provider_name = sub.prediction_id, sub.provider
     try:
-        prediction = await deps.provider(provider_name).get(prediction_id)
+        prediction = await deps.provider(sub.provider).get(sub.prediction_id)
     except ProviderError as exc:
         if not exc.retryable:
             await retry_or_fail(deps, sub_id, str(exc))
             return
-        async with deps.runtime.session_factory() as session:
-            sub = await session.get(SubJob, sub_id)
-            if sub is not None:
-                await _next_poll(deps, sub, n + 1, exc.retry_after)
+        await _next_poll(deps.runtime, deps.broker, sub, n + 1, exc.retry_after)
         return
-    await _apply(deps, sub_id, prediction, poll_n=n + 1, store_id=False)
+    if prediction.status.terminal:
+        await _apply(deps, sub_id, prediction, poll_n=n + 1, store_id=False)
+    else:  # `sub` was read before the request: stale only in ways that cause a write
+        await record_running(deps.runtime, deps.broker, sub, prediction, poll_n=n + 1)
 
 
 async def apply_webhook(deps: Deps, sub_id: uuid.UUID, body: dict[str, Any]) -> None:
-    """A verified webhook's prediction: applied like a poll's, without starting a chain."""
+    """A verified webhook saying a prediction ended: applied like a poll's news, without
+    starting a chain. (News of a running prediction is applied where it arrives.)"""
     from services.providers.replicate import prediction_from_json
 
     try:
@@ -208,62 +227,92 @@ async def apply_webhook(deps: Deps, sub_id: uuid.UUID, body: dict[str, Any]) -> 
     await _apply(deps, sub_id, prediction, poll_n=None, store_id=False)
 
 
-def _poll_delay(deps: Deps, sub: SubJob, n: int) -> float:
-    settings = deps.runtime.settings
+def _poll_delay(settings: Settings, sub: SubJob, n: int) -> float:
     initial, ceiling = settings.poll_initial_seconds, settings.poll_max_seconds
-    if _webhook_url(deps, sub.provider):  # webhooks lead; polling is the safety net
-        initial, ceiling = max(initial, 2.0), max(ceiling, 10.0)
+    if _webhook_url(settings, sub.provider):  # webhooks lead; polling is the safety net
+        initial, ceiling = max(initial, WEBHOOK_POLL_INITIAL), max(ceiling, WEBHOOK_POLL_MAX)
     return float(min(initial * (1.5 ** min(n, 20)), ceiling))
 
 
 def _schedule_poll(
-    session: AsyncSession, deps: Deps, sub: SubJob, n: int, delay: float | None = None
+    session: AsyncSession, runtime: Runtime, broker: Broker, sub: SubJob, n: int
 ) -> None:
     enqueue_after_commit(
-        session, deps.broker, tasks.POLL_SUB_JOB, str(sub.id), n,
-        job_id=tasks.poll_id(sub, n),
-        defer_seconds=delay if delay is not None else _poll_delay(deps, sub, n),
+        session, broker, tasks.POLL_SUB_JOB, str(sub.id), n,
+        job_id=tasks.poll_id(sub, n), defer_seconds=_poll_delay(runtime.settings, sub, n),
     )  # fmt: skip
 
 
-async def _next_poll(deps: Deps, sub: SubJob, n: int, delay: float | None = None) -> None:
-    await deps.broker.enqueue(
+async def _next_poll(
+    runtime: Runtime, broker: Broker, sub: SubJob, n: int, delay: float | None = None
+) -> None:
+    await broker.enqueue(
         tasks.POLL_SUB_JOB, str(sub.id), n,
         job_id=tasks.poll_id(sub, n),
-        defer_seconds=delay if delay is not None else _poll_delay(deps, sub, n),
+        defer_seconds=delay if delay is not None else _poll_delay(runtime.settings, sub, n),
     )  # fmt: skip
 
 
-async def _nothing_new(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> bool:
+def _nothing_new(sub: SubJob, prediction: Prediction) -> bool:
     """A running prediction with no news worth a write: same state, progress moved
     less than 1% or too soon after the last tick (PROGRESS_THROTTLE), no heartbeat due."""
-    async with deps.runtime.session_factory() as session:
-        sub = await session.get(SubJob, sub_id)
-    if sub is None or sub.status in SUB_FINAL:
+    if sub.status in SUB_FINAL:
         return True
     if prediction.status is PredictionStatus.PROCESSING and sub.status is SubJobStatus.SUBMITTED:
         return False
-    if time.time() - sub.updated_at.timestamp() > 20:
-        return False  # heartbeat for the reconciler
+    if time.time() - sub.updated_at.timestamp() > HEARTBEAT_SECONDS:
+        return False
     progress = prediction.progress
     if progress is None or (sub.progress is not None and progress - sub.progress < 0.01):
         return True
-    return not PROGRESS_THROTTLE.due(sub_id)
+    return not PROGRESS_THROTTLE.due(sub.id)
+
+
+async def record_running(
+    runtime: Runtime, broker: Broker, sub: SubJob, prediction: Prediction, *, poll_n: int | None
+) -> None:
+    """News of a prediction that is still running (it started, it moved on): written
+    only when it says something new. A poll (`poll_n` set) schedules the next one; a
+    webhook's news is applied by whoever received it, with no worker round trip."""
+    if _nothing_new(sub, prediction):  # read-only: no transaction, no lock, no event
+        if poll_n is not None:
+            await _next_poll(runtime, broker, sub, poll_n)
+        return
+    async with runtime.transaction() as session:
+        found = await lock_sub_job(session, sub.id)
+        if found is None:
+            return
+        job, sub = found
+        if sub.status in SUB_FINAL or job.status not in RUNNABLE:
+            return
+        await _note_running(session, runtime, broker, job, sub, prediction, poll_n)
+
+
+async def _note_running(
+    session: AsyncSession,
+    runtime: Runtime,
+    broker: Broker,
+    job: Job,
+    sub: SubJob,
+    prediction: Prediction,
+    poll_n: int | None,
+) -> None:
+    if prediction.status is PredictionStatus.PROCESSING and sub.status is SubJobStatus.SUBMITTED:
+        await set_sub_status(session, broker, job, sub, SubJobStatus.PROCESSING)
+    changed = await report_progress(session, broker, job, sub, prediction.progress)
+    if not changed and time.time() - sub.updated_at.timestamp() > HEARTBEAT_SECONDS:
+        sub.updated_at = utcnow()  # heartbeat for the reconciler
+    if poll_n is not None:
+        _schedule_poll(session, runtime, broker, sub, poll_n)
 
 
 async def _apply(
     deps: Deps, sub_id: uuid.UUID, prediction: Prediction, *, poll_n: int | None, store_id: bool
 ) -> None:
-    """Record what the provider says; download at once when it has succeeded. `poll_n`
-    None (a webhook) applies the news without scheduling a poll."""
+    """Record what the provider says when a prediction was just created (`store_id`) or
+    has ended; download at once when it has succeeded. `poll_n` None (a webhook)
+    applies the news without scheduling a poll."""
     status = prediction.status
-    if not store_id and not status.terminal and await _nothing_new(deps, sub_id, prediction):
-        if poll_n is not None:  # read-only: no transaction, no lock, no event
-            async with deps.runtime.session_factory() as session:
-                sub = await session.get(SubJob, sub_id)
-                if sub is not None:
-                    await _next_poll(deps, sub, poll_n)
-        return
     async with deps.transaction() as session:
         found = await lock_sub_job(session, sub_id)
         if found is None:
@@ -286,13 +335,7 @@ async def _apply(
                 message="copying the output into storage",
             )  # fmt: skip
         elif not status.terminal:
-            if status is PredictionStatus.PROCESSING and sub.status is SubJobStatus.SUBMITTED:
-                await set_sub_status(session, deps.broker, job, sub, SubJobStatus.PROCESSING)
-            changed = await report_progress(session, deps.broker, job, sub, prediction.progress)
-            if not changed and time.time() - sub.updated_at.timestamp() > 20:
-                sub.updated_at = utcnow()  # heartbeat for the reconciler
-            if poll_n is not None:
-                _schedule_poll(session, deps, sub, poll_n)
+            await _note_running(session, deps.runtime, deps.broker, job, sub, prediction, poll_n)
             return
     if status is PredictionStatus.SUCCEEDED:
         await _download(deps, sub_id, prediction)

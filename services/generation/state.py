@@ -17,41 +17,46 @@ from db.models import Campaign, Job, JobStatus, SubJob, SubJobStatus
 from services.broker import Broker, release_after_commit
 from services.events import append_event
 
+_FRESH = {"populate_existing": True}  # rows read under a lock replace what the session holds
 JOB_FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
 SUB_FINAL = frozenset({SubJobStatus.SUCCEEDED, SubJobStatus.FAILED, SubJobStatus.CANCELED})
 
 
+# Lock order, kept by every writer so two of them never wait on each other: a job's
+# sub-jobs first, then the job. (Appending an event locks the job row, so a change to a
+# sub-job that writes an event takes both, in that order.)
+
+
 async def lock_job(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
-    """Take the job's row lock first, so what this transaction reads next is current and
-    concurrent writers of one job (two sub-jobs finishing together) queue up."""
-    touched = await session.execute(
-        update(Job).where(Job.id == job_id).values(last_seq=Job.last_seq)
-    )
-    if not touched.rowcount:  # type: ignore[attr-defined]
-        return None
-    return await session.scalar(
-        select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
-    )
+    """Take the job's row lock, so what this transaction reads next is current and
+    concurrent writers of one job (two sub-jobs finishing together) queue up. Lock the
+    sub-jobs this transaction changes before this (see `lock_sub_jobs`)."""
+    stmt = update(Job).where(Job.id == job_id).values(last_seq=Job.last_seq).returning(Job)
+    return await session.scalar(stmt, execution_options=_FRESH)
+
+
+def _touch_nothing(stmt: Any) -> Any:
+    # A no-op write that takes the row lock (on SQLite: the write transaction) without
+    # moving `updated_at`, which says when the sub-job last really changed.
+    return stmt.values(attempts=SubJob.attempts, updated_at=SubJob.updated_at)
 
 
 async def lock_sub_job(session: AsyncSession, sub_id: uuid.UUID) -> tuple[Job, SubJob] | None:
-    """Lock one sub-job's row (not its job's) for a change that does not end it: sibling
-    sub-jobs move on in parallel; the job row is locked only while its event is written.
+    """Lock one sub-job's row (not its job's) for a change to it: sibling sub-jobs move
+    on in parallel; the job row is locked only while its event is written.
     The lock is a write, so on SQLite it also starts the write transaction at once."""
-    touched = await session.execute(
-        update(SubJob).where(SubJob.id == sub_id).values(attempts=SubJob.attempts)
-    )
-    if not touched.rowcount:  # type: ignore[attr-defined]
+    stmt = _touch_nothing(update(SubJob).where(SubJob.id == sub_id)).returning(SubJob)
+    sub = await session.scalar(stmt, execution_options=_FRESH)
+    if sub is None:
         return None
-    sub = await session.scalar(
-        select(SubJob).where(SubJob.id == sub_id).execution_options(populate_existing=True)
-    )
-    assert sub is not None
-    job = await session.scalar(
-        select(Job).where(Job.id == sub.job_id).execution_options(populate_existing=True)
-    )
+    job = await session.scalar(select(Job).where(Job.id == sub.job_id), execution_options=_FRESH)
     assert job is not None
     return job, sub
+
+
+async def lock_sub_jobs(session: AsyncSession, job_id: uuid.UUID) -> None:
+    """Lock every sub-job of a job, for a change to the job that reaches into them."""
+    await session.execute(_touch_nothing(update(SubJob).where(SubJob.job_id == job_id)))
 
 
 async def sub_jobs_of(session: AsyncSession, job_id: uuid.UUID) -> list[SubJob]:
@@ -182,7 +187,9 @@ class ProgressThrottle:
         return True
 
 
-PROGRESS_THROTTLE = ProgressThrottle(0.25)
+# One tick a second per sub-job: bars stay live (Replicate itself sends `logs` webhooks
+# at most every 500 ms) and a 20-clip job writes 20 progress events a second, not 80.
+PROGRESS_THROTTLE = ProgressThrottle(1.0)
 
 
 async def report_progress(

@@ -1,31 +1,35 @@
-"""A provider told us a prediction changed: apply what it said at once. The polling chain
-keeps running behind it, because only the final webhook is retried."""
+"""A provider told us a prediction changed. News of a running prediction (it started,
+it moved on) is applied here at once; an ended one goes to a worker, which downloads
+the output or retries. The polling chain keeps running behind webhooks, because only
+the final webhook is retried."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import SubJob
 from services.broker import Broker
 from services.generation import tasks
+from services.generation.runner import record_running
 from services.generation.state import SUB_FINAL
+from services.providers.base import Prediction
+from services.runtime import Runtime
 
 
 async def prediction_updated(
-    session: AsyncSession,
-    broker: Broker,
-    prediction_id: str,
-    body: dict[str, Any],
-    delivery_id: str,
+    runtime: Runtime, broker: Broker, prediction: Prediction, delivery_id: str
 ) -> bool:
-    sub = await session.scalar(select(SubJob).where(SubJob.prediction_id == prediction_id))
+    async with runtime.session_factory() as session:
+        sub = await session.scalar(select(SubJob).where(SubJob.prediction_id == prediction.id))
     if sub is None:
         return False
-    if sub.status not in SUB_FINAL:
+    if sub.status in SUB_FINAL:
+        return True
+    if prediction.status.terminal:
         await broker.enqueue(
-            tasks.APPLY_WEBHOOK, str(sub.id), body, job_id=f"hook:{sub.id}:{delivery_id}"
-        )
+            tasks.APPLY_WEBHOOK, str(sub.id), dict(prediction.raw),
+            job_id=f"hook:{sub.id}:{delivery_id}",
+        )  # fmt: skip
+    else:
+        await record_running(runtime, broker, sub, prediction, poll_n=None)
     return True

@@ -168,6 +168,31 @@ def _decode_data_uri(uri: str) -> bytes:
         raise ProviderError("malformed base64 in a data: URI output") from exc
 
 
+class WebhookReceiver:
+    """Replicate's webhook deliveries: verified per Standard Webhooks (signature, and a
+    timestamp within 5 minutes), then parsed. Needs the secret only, no connection."""
+
+    def __init__(self, secret: str) -> None:
+        self._webhook = Webhook(secret)
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> Prediction:
+        lowered = {key.lower(): value for key, value in headers.items()}
+        try:
+            self._webhook.verify(body, lowered, json_parse=False)
+        except (WebhookVerificationError, ValueError) as exc:  # ValueError: malformed headers
+            raise WebhookError(f"webhook rejected: {exc}") from exc
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise WebhookError("webhook body is not JSON") from exc
+        if not isinstance(data, dict):
+            raise WebhookError("webhook body is not a prediction object")
+        try:
+            return prediction_from_json(data)
+        except ProviderError as exc:
+            raise WebhookError(str(exc)) from exc
+
+
 class ReplicateProvider:
     name = "replicate"
 
@@ -181,7 +206,7 @@ class ReplicateProvider:
     ) -> None:
         self._base = base_url.rstrip("/") + "/"
         self._auth = {"Authorization": f"Bearer {api_token}"}
-        self._webhook = Webhook(webhook_secret) if webhook_secret else None
+        self._webhooks = WebhookReceiver(webhook_secret) if webhook_secret else None
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         self._max_create_retries = max_create_retries
@@ -260,24 +285,9 @@ class ReplicateProvider:
         return dest
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Prediction:
-        """Verify a delivery per Standard Webhooks (5-minute tolerance), then parse it."""
-        if self._webhook is None:
+        if self._webhooks is None:
             raise WebhookError("no Replicate webhook secret is configured")
-        lowered = {key.lower(): value for key, value in headers.items()}
-        try:
-            self._webhook.verify(body, lowered, json_parse=False)
-        except (WebhookVerificationError, ValueError) as exc:  # ValueError: malformed headers
-            raise WebhookError(f"webhook rejected: {exc}") from exc
-        try:
-            data = json.loads(body)
-        except ValueError as exc:
-            raise WebhookError("webhook body is not JSON") from exc
-        if not isinstance(data, dict):
-            raise WebhookError("webhook body is not a prediction object")
-        try:
-            return prediction_from_json(data)
-        except ProviderError as exc:
-            raise WebhookError(str(exc)) from exc
+        return self._webhooks.parse(headers, body)
 
     async def aclose(self) -> None:
         if self._owns_http:
