@@ -95,11 +95,13 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run an arq worker for generation jobs (production: needs REDIS_URL)."""
+    import uvloop
+
     from jobs.worker import run_worker
 
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(settings))
+    uvloop.run(run_worker(settings))  # the loop `serve` gets from uvicorn, here too
 
 
 @app.command()

@@ -1,5 +1,6 @@
-"""Provider webhooks: verified (Standard Webhooks signature and timestamp), de-duplicated
-by `webhook-id`, and turned into an immediate poll of the prediction."""
+"""Provider webhooks: verified (Standard Webhooks signature and timestamp); news of a
+running prediction is applied at once, an ended one (de-duplicated by `webhook-id`)
+goes to a worker."""
 
 from __future__ import annotations
 
@@ -30,7 +31,15 @@ async def replicate_webhook(request: Request) -> Response:
         return JSONResponse({"error": str(exc)}, status_code=401)
     broker = request.app.state.broker
     webhook_id = request.headers["webhook-id"]
-    if not await broker.once(f"webhook:{webhook_id}", DEDUP_SECONDS):
+    # A replayed delivery of an ended prediction would start a second download; news of
+    # a running one (status, progress) applies idempotently and needs no bookkeeping.
+    claim = f"webhook:{webhook_id}"
+    if prediction.status.terminal and not await broker.once(claim, DEDUP_SECONDS):
         return JSONResponse({"status": "duplicate"})
-    known = await prediction_updated(runtime, broker, prediction, webhook_id)
+    try:
+        known = await prediction_updated(runtime, broker, prediction, webhook_id)
+    except BaseException:
+        if prediction.status.terminal:  # not handled: Replicate's retry must get through
+            await broker.forget(claim)
+        raise
     return JSONResponse({"status": "accepted" if known else "unknown prediction"})

@@ -78,3 +78,6 @@ class ArqBroker:
     async def once(self, key: str, ttl_seconds: int) -> bool:
         claimed = await self.pool.set(f"{self.prefix}:once:{key}", b"1", nx=True, ex=ttl_seconds)
         return bool(claimed)
+
+    async def forget(self, key: str) -> None:
+        await self.pool.delete(f"{self.prefix}:once:{key}")

@@ -41,6 +41,10 @@ class Broker(Protocol):
         """True the first time `key` is claimed within `ttl_seconds` (webhook de-duplication)."""
         ...
 
+    async def forget(self, key: str) -> None:
+        """Drop a claim made by `once`, so the next claim of `key` succeeds."""
+        ...
+
 
 def enqueue_after_commit(
     session: AsyncSession,

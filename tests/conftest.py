@@ -4,8 +4,9 @@ REELGRAPH_TEST_DATABASE_URL names a server), the real app over ASGI, and factori
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -127,3 +128,14 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def samples(media_dir: Path) -> Samples:
     return make_samples(media_dir)
+
+
+@pytest.fixture
+def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`reelgraph worker` processes a test starts (tests.worker_processes); stopped at its end."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)

@@ -9,14 +9,13 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from gql.app import create_app
 from services.settings import Settings
 from tests.client import GraphQLClient
 from tests.conftest import issue_key
@@ -24,6 +23,7 @@ from tests.fakes.replicate import FakeModel, FakeReplicate
 from tests.fakes.server import serve_app
 from tests.jobs import GENERATE_VIDEO, job, launch, wait_for_job
 from tests.samples import Samples
+from tests.worker_processes import api_beside_workers, start_worker
 
 TOKEN = "r8_worker_token"
 VIDEO_MODEL = "bytedance/seedance-1-lite"
@@ -52,46 +52,10 @@ async def api(
         replicate_api_token=TOKEN,
         replicate_api_base=f"{fake[1]}/v1",
     )
-    app = create_app(app_settings)
-    async with app.router.lifespan_context(app):
-        redis_url = settings.redis_url or f"unix://{(tmp_path / 'data' / 'redis.sock').resolve()}"
-        db_url = database_url or f"sqlite:///{(tmp_path / 'data' / 'reelgraph.db').resolve()}"
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("REELGRAPH_")},
-            "REELGRAPH_DATA_DIR": str(tmp_path / "data"),
-            "DATABASE_URL": db_url,
-            "REDIS_URL": redis_url,
-            "REELGRAPH_REDIS_PREFIX": app_settings.redis_prefix,
-            "GENERATION_PROVIDER": "replicate",
-            "REPLICATE_API_TOKEN": TOKEN,
-            "REPLICATE_API_BASE": f"{fake[1]}/v1",
-            "REELGRAPH_POLL_INITIAL_SECONDS": "0.05",
-            "REELGRAPH_POLL_MAX_SECONDS": "0.2",
-            "REELGRAPH_RECONCILE_INTERVAL_SECONDS": "1",
-            "REELGRAPH_RECONCILE_STALE_SECONDS": "2",
-        }
+    async with api_beside_workers(app_settings, settings, database_url) as (app, env):
+        env["REELGRAPH_RECONCILE_INTERVAL_SECONDS"] = "1"
+        env["REELGRAPH_RECONCILE_STALE_SECONDS"] = "2"
         yield app, env
-
-
-@pytest.fixture
-def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-
-def start_worker(env: dict[str, str], started: list[subprocess.Popen[bytes]]) -> None:
-    started.append(
-        subprocess.Popen(
-            [sys.executable, "-c", "from gql.cli import main; main()", "worker"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    )
 
 
 async def test_killed_worker_resumes_without_paying_twice(

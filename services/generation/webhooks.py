@@ -26,10 +26,10 @@ async def prediction_updated(
     if sub.status in SUB_FINAL:
         return True
     if prediction.status.terminal:
+        ended = {k: v for k, v in prediction.raw.items() if k != "logs"}  # can be large
         await broker.enqueue(
-            tasks.APPLY_WEBHOOK, str(sub.id), dict(prediction.raw),
-            job_id=f"hook:{sub.id}:{delivery_id}",
-        )  # fmt: skip
+            tasks.APPLY_WEBHOOK, str(sub.id), ended, job_id=f"hook:{sub.id}:{delivery_id}"
+        )
     else:
         await record_running(runtime, broker, sub, prediction, poll_n=None)
     return True

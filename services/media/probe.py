@@ -33,7 +33,9 @@ async def probe(path: Path, *, use_ffprobe: bool = False) -> MediaInfo:
     feel on two cores. `use_ffprobe` asks for the system ffprobe when it is installed.
     """
     binary = ffprobe_path() if use_ffprobe else None
-    info = await _ffprobe(binary, path) if binary else await asyncio.to_thread(_pyav, path)
+    if binary is None:
+        return await asyncio.to_thread(_pyav, path)  # reads and decodes in one open
+    info = await _ffprobe(binary, path)
     await asyncio.to_thread(_decode_first_frame, path, info.has_video)
     return info
 
@@ -43,10 +45,15 @@ def _decode_first_frame(path: Path, video: bool) -> None:
 
     try:
         with av.open(str(path)) as container:
-            frames = container.decode(video=0) if video else container.decode(audio=0)
-            next(iter(frames))
-    except (av.FFmpegError, StopIteration) as exc:
+            _first_frame(container, video)
+    except av.FFmpegError as exc:
         raise ProbeError(f"cannot decode: {exc}") from exc
+
+
+def _first_frame(container: Any, video: bool) -> None:
+    frames = container.decode(video=0) if video else container.decode(audio=0)
+    if next(iter(frames), None) is None:
+        raise ProbeError("cannot decode: no frame")
 
 
 async def _ffprobe(binary: str, path: Path) -> MediaInfo:
@@ -91,7 +98,7 @@ def _pyav(path: Path) -> MediaInfo:
             if video is None and audio is None:
                 raise ProbeError("no audio or video stream")
             duration = container.duration / 1_000_000 if container.duration else None
-            return MediaInfo(
+            info = MediaInfo(
                 width=video.codec_context.width if video else None,
                 height=video.codec_context.height if video else None,
                 duration_seconds=duration,
@@ -99,5 +106,10 @@ def _pyav(path: Path) -> MediaInfo:
                 has_audio=audio is not None,
                 frame_count=(video.frames or None) if video else None,
             )
+            try:
+                _first_frame(container, info.has_video)
+            except av.FFmpegError as exc:
+                raise ProbeError(f"cannot decode: {exc}") from exc
+            return info
     except av.FFmpegError as exc:
         raise ProbeError(str(exc)) from exc

@@ -32,7 +32,10 @@ from services.providers.base import (
 )
 
 DEFAULT_BASE_URL = "https://api.replicate.com/v1"
-WEBHOOK_EVENTS = ("start", "output", "logs", "completed")
+# The deliveries we act on: "logs" (it runs, and how far it got) and "completed".
+# "start" (the prediction exists, still `starting`) tells nothing the create response
+# did not, and outputs are copied once the prediction has completed, not per "output".
+WEBHOOK_EVENTS = ("logs", "completed")
 MAX_INLINE_RETRY_AFTER = 10.0  # seconds we are willing to wait inside one create call
 _DOWNLOAD_CHUNK = 1 << 20
 _RESETS_IN = re.compile(r"resets in ~?\s*(\d+(?:\.\d+)?)\s*s", re.IGNORECASE)
