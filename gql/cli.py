@@ -89,7 +89,15 @@ def serve(
                 'In GraphiQL, open Headers and paste: {"Authorization": "Bearer ' + secret + '"}'
             )
     typer.echo(f"GraphiQL: http://{host}:{port}/graphql")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        # Live progress sends one frame to many sockets; with permessage-deflate each
+        # socket would compress its own copy of it (small JSON gains little from it).
+        ws_per_message_deflate=False,
+    )
 
 
 @app.command()

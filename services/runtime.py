@@ -39,9 +39,10 @@ class Runtime:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work that writes. SQLite has one writer: this process's writers
-        (requests, webhooks, worker tasks) queue for it here, in order, instead of in
-        SQLite's sleeping busy handler."""
+        """A short unit of work that writes. SQLite has one writer: this process's task
+        and webhook writers queue for it here, in order, instead of in SQLite's sleeping
+        busy handler. (The lock is held from the first statement, so long work such as
+        staging an upload belongs outside it.)"""
         lock = None
         if self.engine.dialect.name == "sqlite":
             if self._write_lock is None:

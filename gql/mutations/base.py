@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gql.context import Info
 from gql.types.errors import UserError
 from services.errors import ServiceError
+from services.uow import unit_of_work
 from services.viewer import Viewer
 
 T = TypeVar("T")
@@ -19,7 +20,9 @@ T = TypeVar("T")
 async def mutate(info: Info, work: Callable[[AsyncSession, Viewer], Awaitable[T]]) -> T | UserError:
     viewer = info.context.require_viewer()
     try:
-        async with info.context.runtime.transaction() as session:
+        # Not runtime.transaction(): an upload stages and probes its file inside this unit
+        # of work, and on SQLite the write lock is only taken at its first write.
+        async with unit_of_work(info.context.runtime.session_factory) as session:
             return await work(session, viewer)
     except ServiceError as exc:
         return UserError.of(exc)

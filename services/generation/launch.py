@@ -20,13 +20,10 @@ from services.generation.plan import (
     Plan,
     PlannedSubJob,
     _image,
-    clip_logical,
-    clip_model,
-    clip_sub_job,
     make_plan,
-    storyboard_entry,
+    pair_clips,
 )
-from services.generation.requests import GenerationRequest, Pair, PairVideoRequest
+from services.generation.requests import GenerationRequest, Pair
 from services.generation.state import (
     JOB_FINAL,
     SUB_FINAL,
@@ -190,23 +187,11 @@ async def _replace_pairs(
             raise InvalidInput("a pair needs two different images", field=f"pairs.{i}")
         await _image(session, campaign, pair.first_asset_id, f"pairs.{i}.firstAssetId")
         await _image(session, campaign, pair.last_asset_id, f"pairs.{i}.lastAssetId")
-    spec = clip_model(job.model)
-    req = PairVideoRequest(
-        campaign_id=campaign.id,
-        clip_duration=job.params["clipDuration"],
-        model=job.model,
-        resolution=job.params.get("resolution"),
-    )
     await session.execute(delete(SubJob).where(SubJob.job_id == job.id))
     provider = old[0].provider if old else "local"
-    subs = []
-    storyboard = []
-    for i, pair in enumerate(pairs):
-        logical = clip_logical(spec, req, job.params["prompt"], pair)
-        logical["pair"] = {"score": None, "reason": "chosen by a person"}
-        cost = catalog.estimate(spec, logical)
-        storyboard.append(storyboard_entry(i, pair, None, "chosen by a person", cost))
-        subs.append(clip_sub_job(job.id, i, spec, logical, provider))
+    subs, storyboard = pair_clips(
+        job, [(pair, None, "chosen by a person") for pair in pairs], provider
+    )
     session.add_all(subs)
     await session.flush()
     job.params = {**job.params, "storyboard": storyboard}

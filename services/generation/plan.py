@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Asset, AssetKind, Campaign, Client, JobKind, SubJob, SubJobStatus
+from db.models import Asset, AssetKind, Campaign, Client, Job, JobKind, SubJob, SubJobStatus
 from services import catalog, validation
 from services.campaigns import get_campaign
 from services.errors import InvalidInput, NotFound
@@ -302,15 +302,34 @@ def storyboard_entry(
     }
 
 
-def clip_sub_job(job_id: uuid.UUID, index: int, spec: catalog.ModelSpec, logical: dict[str, Any],
-                 provider: str) -> SubJob:  # fmt: skip
-    """A queued sub-job rendering one clip of a pair video."""
-    return SubJob(
-        job_id=job_id,
-        index=index,
-        model=spec.name,
-        provider=provider,
-        input=logical,
-        status=SubJobStatus.QUEUED,
-        cost_usd=Decimal(0),
+def pair_clips(
+    job: Job, picks: list[tuple[Pair, float | None, str]], provider: str
+) -> tuple[list[SubJob], list[dict[str, Any]]]:
+    """A pair job's clip sub-jobs (queued, not yet added) and its storyboard, one of each
+    per `(pair, score, reason)`, chosen by the selector or by a person."""
+    spec = clip_model(job.model)
+    request = PairVideoRequest(
+        campaign_id=job.campaign_id,
+        clip_duration=job.params["clipDuration"],
+        model=job.model,
+        resolution=job.params.get("resolution"),
     )
+    subs: list[SubJob] = []
+    storyboard: list[dict[str, Any]] = []
+    for index, (pair, score, reason) in enumerate(picks):
+        logical = clip_logical(spec, request, job.params["prompt"], pair)
+        logical["pair"] = {"score": None if score is None else round(score, 4), "reason": reason}
+        cost = catalog.estimate(spec, logical)
+        storyboard.append(storyboard_entry(index, pair, score, reason, cost))
+        subs.append(
+            SubJob(
+                job_id=job.id,
+                index=index,
+                model=spec.name,
+                provider=provider,
+                input=logical,
+                status=SubJobStatus.QUEUED,
+                cost_usd=Decimal(0),
+            )
+        )
+    return subs, storyboard

@@ -6,19 +6,12 @@ import logging
 import uuid
 from decimal import Decimal
 
-from db.models import Client, Job, JobStatus, SubJob
-from services import catalog
+from db.models import Client, Job, JobStatus
 from services.broker import enqueue_after_commit
 from services.generation import tasks
 from services.generation.deps import Deps
-from services.generation.plan import (
-    campaign_images,
-    clip_logical,
-    clip_model,
-    clip_sub_job,
-    storyboard_entry,
-)
-from services.generation.requests import Pair, PairVideoRequest
+from services.generation.plan import campaign_images, pair_clips
+from services.generation.requests import Pair
 from services.generation.state import campaign_of, lock_job, set_job_status
 from services.pairing import CampaignBrief, ImageCandidate, PairChoice, PairingError
 
@@ -90,28 +83,11 @@ async def _store_choices(deps: Deps, job_id: uuid.UUID, choices: list[PairChoice
         job = await lock_job(session, job_id)
         if job is None or job.status is not JobStatus.QUEUED:
             return
-        spec = clip_model(job.model)
-        request = PairVideoRequest(
-            campaign_id=job.campaign_id,
-            clip_duration=job.params["clipDuration"],
-            model=job.model,
-            resolution=job.params.get("resolution"),
+        subs, storyboard = pair_clips(
+            job,
+            [(Pair(c.first, c.last), c.score, c.reason) for c in choices],
+            deps.runtime.settings.generation_provider,
         )
-        provider = deps.runtime.settings.generation_provider
-        subs: list[SubJob] = []
-        storyboard = []
-        for index, choice in enumerate(choices):
-            logical = clip_logical(
-                spec, request, job.params["prompt"], Pair(choice.first, choice.last)
-            )
-            logical["pair"] = {"score": round(choice.score, 4), "reason": choice.reason}
-            cost = catalog.estimate(spec, logical)
-            subs.append(clip_sub_job(job.id, index, spec, logical, provider))
-            storyboard.append(
-                storyboard_entry(
-                    index, Pair(choice.first, choice.last), choice.score, choice.reason, cost
-                )
-            )
         session.add_all(subs)
         await session.flush()
         job.cost_estimate_usd = sum((Decimal(str(s["costUsd"])) for s in storyboard), Decimal(0))
