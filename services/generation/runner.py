@@ -1,8 +1,10 @@
 """Task bodies for the worker: short, idempotent, safe to run twice.
 
-run_sub_job creates a prediction and stores its id at once; completion comes from a
-short poll task that re-enqueues itself (or a webhook that triggers one). A rerun
-finds the stored prediction id and resumes it instead of paying for a new one.
+run_sub_job creates a prediction and stores its id at once; news comes from a short
+poll task that re-enqueues itself, or from webhooks: a running prediction's news is
+written where the webhook arrives (`record_running`), an ended one becomes an
+`apply_webhook` task. A rerun finds the stored prediction id and resumes it instead of
+paying for a new one.
 """
 
 from __future__ import annotations
