@@ -54,6 +54,15 @@ class Context:
             self._loaders = Loaders(self.runtime.session_factory)
         return self._loaders
 
+    def release(self) -> None:
+        """Drop the request's loaders, and every row they cache, when its operation is done.
+
+        graphql-core's executor refers to itself (its async helpers are its own bound
+        methods), so it and the context it holds are freed only by a full collection;
+        whatever the context still reached would wait with them: here, the whole page.
+        """
+        self._loaders = None
+
     def require_viewer(self) -> Viewer:
         if self.viewer is None:
             raise StrawberryGraphQLError(

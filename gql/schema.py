@@ -9,6 +9,7 @@ from strawberry.extensions import AddValidationRules, ParserCache, ValidationCac
 from strawberry.extensions.query_depth_limiter import create_validator
 
 from gql.errors import MaskUnexpectedErrors
+from gql.execution import LeafFastExecutionContext
 from gql.mutations.assets import AssetMutations
 from gql.mutations.campaigns import CampaignMutations
 from gql.mutations.clients import ClientMutations
@@ -48,6 +49,7 @@ def build_schema() -> strawberry.Schema:
             DepthLimit,
             MaskUnexpectedErrors,
         ],
+        execution_context_class=LeafFastExecutionContext,
     )
 
 

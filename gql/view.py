@@ -231,6 +231,8 @@ class GraphQLView(GraphQL[Context, None]):
         except InvalidOperationTypeError as exc:
             status = 405 if request_adapter.method == "GET" else 400
             raise HTTPException(status, exc.as_http_error_reason(request_adapter.method)) from exc
+        finally:
+            context.release()
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,7 +10,7 @@ from strawberry import relay
 from db import models
 from gql.context import Info
 from gql.types.enums import AssetKind, AssetOrigin
-from gql.types.node import resolve_owned
+from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
 
 if TYPE_CHECKING:
     from gql.types.campaigns import Campaign
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 @strawberry.type(description="An image, video, audio track or document, uploaded or generated.")
 class Asset(relay.Node):
     id: relay.NodeID[str]
+    _id: strawberry.ID = strawberry.field(name="id", description=ID_DESCRIPTION)
     kind: AssetKind
     origin: AssetOrigin
     filename: str
@@ -38,16 +39,23 @@ class Asset(relay.Node):
     @classmethod
     def of(cls, info: Info, row: models.Asset) -> Asset:
         """The type for a row; `info` signs its download URL."""
+        return cls.signed(info)(row)
+
+    @classmethod
+    def signed(cls, info: Info) -> Callable[[models.Asset], Asset]:
+        """`of` for a page of rows: the base URL and the signer are looked up once."""
         state = info.context.request.state
         base: str | None = getattr(state, "media_base", None)
         if base is None:  # once per request: building base_url is not cheap
             base = state.media_base = str(info.context.request.base_url).rstrip("/")
-        return cls.from_row(row, base + info.context.runtime.signer.path(row.id))
+        sign = info.context.runtime.signer.path
+        return lambda row: cls.from_row(row, base + sign(row.id))
 
     @classmethod
     def from_row(cls, row: models.Asset, url: str) -> Asset:
         return cls(
             id=str(row.id),
+            _id=global_id("Asset", row.id),
             kind=row.kind,
             origin=row.origin,
             filename=row.filename,

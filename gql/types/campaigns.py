@@ -13,7 +13,7 @@ from db import models
 from gql.context import Info
 from gql.types.connection import Connection
 from gql.types.enums import AssetKind, AssetOrigin, CampaignStatus, JobKind, JobStatus
-from gql.types.node import resolve_owned
+from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
 from services.assets import AssetFilter
 from services.jobs import JobFilter
 from services.pagination import PageArgs
@@ -37,6 +37,7 @@ class CampaignStats:
 @strawberry.type
 class Campaign(relay.Node):
     id: relay.NodeID[str]
+    _id: strawberry.ID = strawberry.field(name="id", description=ID_DESCRIPTION)
     name: str
     goal: str | None
     audience: str | None
@@ -52,6 +53,7 @@ class Campaign(relay.Node):
     def from_row(cls, row: models.Campaign) -> Campaign:
         return cls(
             id=str(row.id),
+            _id=global_id("Campaign", row.id),
             name=row.name,
             goal=row.goal,
             audience=row.audience,
@@ -97,7 +99,7 @@ class Campaign(relay.Node):
         page = await loaders.asset_page.load((self.row.id, flt, args))
         return Connection.of(
             page,
-            lambda row: Asset.of(info, row),
+            Asset.signed(info),
             lambda: loaders.asset_count.load((self.row.id, flt)),
             has_previous=args.after is not None,
         )

@@ -14,7 +14,7 @@ from db import models
 from gql.context import Info
 from gql.types.connection import Connection
 from gql.types.enums import CampaignStatus
-from gql.types.node import resolve_owned
+from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
 from services.pagination import PageArgs
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ class ClientStats:
 @strawberry.type
 class Client(relay.Node):
     id: relay.NodeID[str]
+    _id: strawberry.ID = strawberry.field(name="id", description=ID_DESCRIPTION)
     name: str
     homepage: str | None
     notes: str | None
@@ -81,6 +82,7 @@ class Client(relay.Node):
     def from_row(cls, row: models.Client) -> Client:
         return cls(
             id=str(row.id),
+            _id=global_id("Client", row.id),
             name=row.name,
             homepage=row.homepage,
             notes=row.notes,

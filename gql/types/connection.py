@@ -17,11 +17,11 @@ RowT = TypeVar("RowT", bound=Keyed)
 @strawberry.type
 class Edge(Generic[NodeT]):
     node: NodeT
-    key: strawberry.Private[Cursor]
+    row: strawberry.Private[Keyed]
 
     @strawberry.field(description="Where this edge is: pass it as `after` for the next page.")
     def cursor(self) -> str:
-        return self.key.encode()  # encoded only when asked for
+        return Cursor.of(self.row).encode()  # made only when asked for
 
 
 @strawberry.type
@@ -47,14 +47,14 @@ class Connection(Generic[NodeT]):
         *,
         has_previous: bool,
     ) -> Connection[NodeT]:
-        edges = [Edge(node=convert(row), key=Cursor.of(row)) for row in page.rows]
+        rows = page.rows
         return cls(
-            edges=edges,
+            edges=[Edge(node=convert(row), row=row) for row in rows],
             page_info=relay.PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=has_previous,
-                start_cursor=edges[0].key.encode() if edges else None,
-                end_cursor=edges[-1].key.encode() if edges else None,
+                start_cursor=Cursor.of(rows[0]).encode() if rows else None,
+                end_cursor=Cursor.of(rows[-1]).encode() if rows else None,
             ),
             count=count,
         )

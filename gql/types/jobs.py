@@ -15,7 +15,7 @@ from db.base import utcnow
 from gql.context import Info
 from gql.types.enums import JobKind, JobStatus, SubJobStatus
 from gql.types.events import JobEvent
-from gql.types.node import parse_uuid
+from gql.types.node import ID_DESCRIPTION, global_id, parse_uuid
 from services.eta import RUNNING, remaining
 
 if TYPE_CHECKING:
@@ -137,6 +137,7 @@ class SubJob:
 @strawberry.type(description="A generation request against a campaign.")
 class Job(relay.Node):
     id: relay.NodeID[str]
+    _id: strawberry.ID = strawberry.field(name="id", description=ID_DESCRIPTION)
     kind: JobKind
     status: JobStatus
     model: str | None
@@ -154,6 +155,7 @@ class Job(relay.Node):
     def from_row(cls, row: models.Job) -> Job:
         return cls(
             id=str(row.id),
+            _id=global_id("Job", row.id),
             kind=row.kind,
             status=row.status,
             model=row.model,

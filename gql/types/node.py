@@ -1,4 +1,5 @@
-"""Shared `resolve_nodes` for types whose rows belong to a client (tenancy applied)."""
+"""What the `relay.Node` types share: their `id` field, and `resolve_nodes` for types whose
+rows belong to a client (tenancy applied)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,28 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+import strawberry
 from strawberry.dataloader import DataLoader
 
+from gql import ids
 from gql.context import Info
 
 RowT = TypeVar("RowT")
 NodeT = TypeVar("NodeT")
+
+
+ID_DESCRIPTION = "The Globally Unique ID of this object"
+"""`relay.Node`'s own, so that `id: ID!` reads the same in the schema."""
+
+
+def global_id(type_name: str, row_id: uuid.UUID) -> strawberry.ID:
+    """The value of a node's `id`, made with the node.
+
+    Each Node type declares `_id: strawberry.ID = strawberry.field(name="id", ...)`, a
+    plain attribute that replaces `relay.Node`'s `_id` resolver: the same `ID!`, but
+    without a resolver call (and its Info, arguments and GlobalID) for every node.
+    """
+    return strawberry.ID(ids.encode(type_name, row_id))
 
 
 def parse_uuid(value: str) -> uuid.UUID | None:
