@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -98,7 +99,11 @@ class LocalStorage:
             if key not in referenced and path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
                 removed += 1
-        for path in self.tmp.glob("upload-*"):
-            if path.stat().st_mtime < cutoff:
+        for path in self.tmp.iterdir():  # uploads and work folders a killed process left
+            if path.stat().st_mtime >= cutoff:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
                 path.unlink(missing_ok=True)
         return removed

@@ -94,10 +94,12 @@ async def test_regenerate_one_clip_recombines(
     assert payload["job"]["status"] == "RUNNING", payload
     second = await wait_for_job(tenant, app, queued["id"])
     assert second["status"] == "SUCCEEDED", second["error"]
-    assert second["subJobs"][0]["input"]["prompt"] == "slower, moodier"
+    prompt, branding = second["subJobs"][0]["input"]["prompt"].split("\n\n", 1)
+    assert prompt == "slower, moodier"
+    assert branding == sub["input"]["prompt"].split("\n\n", 1)[1], "branded like the first"
     assert second["subJobs"][0]["outputAsset"]["id"] != sub["outputAsset"]["id"]
     assert second["outputAsset"]["id"] != first["outputAsset"]["id"]
-    assert Decimal(second["costActualUsd"]) == Decimal(first["costActualUsd"])
+    assert Decimal(second["costActualUsd"]) == 2 * Decimal(first["costActualUsd"]), "both paid"
     assert Decimal(second["costEstimateUsd"]) == 2 * Decimal(first["costEstimateUsd"])
     leftovers = [
         p.name for p in runtime.storage.tmp.glob("*") if p.name.startswith(("sub-", "combine-"))

@@ -3,6 +3,7 @@ that speaks Replicate's documented API, with signed webhooks, 429s and failures.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -11,16 +12,19 @@ from typing import Any
 
 import httpx
 import pytest
+from arq.jobs import Job as ArqJob
+from arq.jobs import JobStatus as ArqStatus
 from starlette.applications import Starlette
 
 from gql.app import create_app
+from services.generation import tasks
 from services.media.probe import probe
 from services.settings import Settings
-from tests.client import GraphQLClient
+from tests.client import GraphQLClient, decode_gid
 from tests.conftest import issue_key
 from tests.fakes.replicate import FakeModel, FakeReplicate, new_webhook_secret, sign_webhook
 from tests.fakes.server import serve_app
-from tests.jobs import CANCEL, GENERATE_IMAGE, GENERATE_VIDEO, PAIR_VIDEO, launch, wait_for_job
+from tests.jobs import CANCEL, GENERATE_IMAGE, GENERATE_VIDEO, PAIR_VIDEO, job, launch, wait_for_job
 from tests.samples import Samples
 
 TOKEN = "r8_e2e_token"
@@ -258,3 +262,53 @@ async def test_per_provider_concurrency_limit(
         settings.provider_concurrency = limit
     assert done["status"] == "SUCCEEDED", done["error"]
     assert len(_creates(fake, VIDEO_MODEL)) == 4
+    assert fake.peak_running == 2, "never more than the limit at once"
+
+
+async def test_throttled_creates_cost_no_attempt(
+    client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples
+) -> None:
+    # Each try makes 4 POSTs (3 short 429s are waited out inline); three tries are
+    # throttled in full, more than max_attempts (3), then the account has room again.
+    fake.fail_next("create", 429, times=12, retry_after="0")
+    campaign = await _campaign_with_images(client, samples, 0)
+    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
+    done = await wait_for_job(client, app, queued["id"])
+    assert done["status"] == "SUCCEEDED", done["subJobs"]
+    (sub,) = done["subJobs"]
+    assert sub["attempts"] == 1, "a 429 started nothing, so it used up no attempt"
+    assert len(_creates(fake, IMAGE_MODEL)) == 13
+    assert len(fake.predictions) == 1
+
+
+async def test_a_second_run_leaves_a_create_under_way_alone(
+    client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples
+) -> None:
+    fake.hold_creates()
+    campaign = await _campaign_with_images(client, samples, 0)
+    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
+    await fake.wait_for(lambda: len(_creates(fake, IMAGE_MODEL)) == 1)
+    (sub,) = (await job(client, queued["id"]))["subJobs"]
+    assert sub["status"] == "SUBMITTED"
+
+    # What the reconciler does for a sub-job it takes for lost: run it again, under
+    # another task id than the one still creating its prediction.
+    broker = app.state.broker
+    duplicate = f"run:{decode_gid(sub['id'])}:again"
+    assert await broker.enqueue(tasks.RUN_SUB_JOB, str(decode_gid(sub["id"])), job_id=duplicate)
+    finished = ArqJob(duplicate, broker.pool, _queue_name=broker.queue_name)
+
+    async def settled() -> bool:  # it has ended, or has created a second time
+        created_again = len(_creates(fake, IMAGE_MODEL)) > 1
+        return created_again or await finished.status() in (ArqStatus.complete, ArqStatus.not_found)
+
+    async with asyncio.timeout(30):
+        while not await settled():  # noqa: ASYNC110 - arq has no event to wait on
+            await asyncio.sleep(0.02)
+    assert len(_creates(fake, IMAGE_MODEL)) == 1, "the second run must not create again"
+
+    fake.release_creates()
+    done = await wait_for_job(client, app, queued["id"])
+    assert done["status"] == "SUCCEEDED", done["subJobs"]
+    assert done["subJobs"][0]["attempts"] == 1
+    assert len(fake.predictions) == 1, "one prediction paid for"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -51,7 +52,9 @@ class Deps:
 def build_deps(runtime: Runtime, broker: Broker) -> Deps:
     settings = runtime.settings
     providers: dict[str, Provider] = {
-        "local": LocalProvider(runtime.storage.tmp / "local-provider"),
+        # Its own folder: processes sharing a data directory must not remove each
+        # other's renders when they stop.
+        "local": LocalProvider(runtime.storage.tmp / f"local-provider-{uuid.uuid4().hex[:12]}"),
     }
     if settings.replicate_api_token:
         from services.providers.replicate import ReplicateProvider

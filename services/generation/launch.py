@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Job, JobKind, JobStatus, SubJob, SubJobStatus
+from db.models import Client, Job, JobKind, JobStatus, SubJob, SubJobStatus
 from services import catalog
 from services.broker import Broker, abort_after_commit, enqueue_after_commit
 from services.errors import Conflict, InvalidInput, NotFound
@@ -20,9 +20,11 @@ from services.generation.plan import (
     Plan,
     PlannedSubJob,
     _image,
+    clean_prompt,
     make_plan,
     pair_clips,
 )
+from services.generation.prompts import branded_prompt
 from services.generation.requests import GenerationRequest, Pair
 from services.generation.state import (
     JOB_FINAL,
@@ -212,19 +214,25 @@ async def rerun_sub_job(
         raise NotFound("no such sub-job", field="subJobId")
     job = await _locked_job(session, viewer, sub.job_id, field="subJobId")
     await session.refresh(sub)
-    if job.status in (JobStatus.CANCELED, JobStatus.AWAITING_APPROVAL, JobStatus.QUEUED):
+    if job.status in (
+        JobStatus.CANCELED,
+        JobStatus.AWAITING_APPROVAL,
+        JobStatus.QUEUED,
+        JobStatus.COMBINING,  # its video is being made from the clips as they are
+    ):
         raise Conflict(f"the job is {job.status.value}", field="subJobId")
     if not regenerate and sub.status is not SubJobStatus.FAILED:
         raise Conflict("only a failed sub-job can be retried", field="subJobId")
     if regenerate and sub.status not in SUB_FINAL:
         raise Conflict("the sub-job is still running", field="subJobId")
-    if prompt is not None:
-        if not prompt.strip():
-            raise InvalidInput("must not be empty", field="prompt")
-        sub.input = {**sub.input, "prompt": prompt.strip()}
-    extra = catalog.estimate(catalog.MODELS[sub.model], sub.input)
     campaign = await lock_campaign(session, job.campaign_id)
     assert campaign is not None
+    if prompt is not None:  # checked and branded like a launch's prompt
+        client = await session.get(Client, campaign.client_id)
+        assert client is not None
+        text = branded_prompt(clean_prompt(prompt), client, campaign)
+        sub.input = {**sub.input, "prompt": text}
+    extra = catalog.estimate(catalog.MODELS[sub.model], sub.input)
     await check_budget(session, campaign, extra)
     job.cost_estimate_usd += extra
     sub.prediction_id = None

@@ -56,7 +56,7 @@ async def reconcile(deps: Deps) -> int:
             select(SubJob)
             .join(Job, Job.id == SubJob.job_id)
             .where(
-                Job.status == JobStatus.RUNNING,
+                Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),  # queued: never started
                 SubJob.status.in_(OPEN_SUB),
                 SubJob.updated_at < cutoff,
             )

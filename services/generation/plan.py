@@ -57,13 +57,16 @@ class Plan:
         return sum((s.cost for s in self.sub_jobs + self.pending_clips), Decimal(0))
 
 
-def _prompt(value: str | None, field_name: str = "prompt") -> str | None:
-    if value is None:
-        return None
+def clean_prompt(value: str, field_name: str = "prompt") -> str:
+    """A prompt as given: trimmed, not empty, at most 2,000 characters."""
     cleaned = validation.optional_text(value, field_name, 2000)
     if cleaned is None:
         raise InvalidInput("must not be empty", field=field_name)
     return cleaned
+
+
+def _prompt(value: str | None, field_name: str = "prompt") -> str | None:
+    return None if value is None else clean_prompt(value, field_name)
 
 
 async def _image(

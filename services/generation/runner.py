@@ -41,6 +41,7 @@ from services.generation.state import (
 from services.providers.base import Prediction, PredictionStatus, ProviderError
 from services.runtime import Runtime
 from services.settings import Settings
+from services.uow import after_commit
 
 log = logging.getLogger(__name__)
 RUNNABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -48,6 +49,10 @@ HEARTBEAT_SECONDS = 20  # a running sub-job's row is touched at least this often
 # With webhooks, polls only catch a lost delivery (Replicate retries the final one):
 # the first after 5 s, then backing off to one every 30 s.
 WEBHOOK_POLL_INITIAL, WEBHOOK_POLL_MAX = 5.0, 30.0
+# A sub-job `submitted` without a prediction id has a create under way, or its worker
+# died during one. Only after this long, far beyond any create (ReplicateProvider gives
+# up after CREATE_TIMEOUT), is it submitted again: a second create would pay twice.
+SUBMIT_LOST_SECONDS = 300
 
 
 async def _locked(session: AsyncSession, sub_id: uuid.UUID) -> tuple[Job, SubJob] | None:
@@ -129,6 +134,10 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
         job, sub = found
         if job.status not in RUNNABLE or sub.status in SUB_FINAL:
             return
+        if sub.status is SubJobStatus.SUBMITTED and not sub.prediction_id:
+            if _age(sub) < SUBMIT_LOST_SECONDS:
+                return  # another task is creating its prediction
+            log.warning("sub-job %s: its create was lost; submitting again", sub.id)
         resume = bool(sub.prediction_id)
         submission = None if resume else await _prepare_submission(session, deps, job, sub)
     if resume:  # a rerun after a crash: poll the stored prediction, never pay twice
@@ -152,9 +161,16 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
                 on_progress=_progress_reporter(deps, sub_id),
             )
     except ProviderError as exc:
-        await retry_or_fail(deps, sub_id, str(exc), retry_after=exc.retry_after)
+        await retry_or_fail(  # a 429 made no prediction: it costs no attempt
+            deps, sub_id, str(exc), retry_after=exc.retry_after, count_attempt=not exc.throttled
+        )
         return
     await _apply(deps, sub_id, prediction, poll_n=0, store_id=True)
+
+
+def _age(sub: SubJob) -> float:
+    """Seconds since the sub-job's row last changed (progress and heartbeats touch it)."""
+    return time.time() - sub.updated_at.timestamp()
 
 
 async def _prepare_submission(
@@ -174,9 +190,11 @@ async def _prepare_submission(
     if not await deps.broker.acquire_slot(
         slot_pool, str(sub.id), settings.provider_concurrency
     ):  # every slot of this provider is busy: try again shortly
+        if _age(sub) > HEARTBEAT_SECONDS:
+            sub.updated_at = utcnow()  # waiting, not lost: the reconciler leaves it be
         enqueue_after_commit(
             session, deps.broker, tasks.RUN_SUB_JOB, str(sub.id),
-            job_id=f"{tasks.run_id(sub)}:wait:{time.monotonic_ns()}", defer_seconds=0.5,
+            job_id=tasks.wait_id(sub), defer_seconds=0.5,
         )  # fmt: skip
         return None
     spec = catalog.MODELS[sub.model]
@@ -262,7 +280,7 @@ def _nothing_new(sub: SubJob, prediction: Prediction) -> bool:
         return True
     if prediction.status is PredictionStatus.PROCESSING and sub.status is SubJobStatus.SUBMITTED:
         return False
-    if time.time() - sub.updated_at.timestamp() > HEARTBEAT_SECONDS:
+    if _age(sub) > HEARTBEAT_SECONDS:
         return False
     progress = prediction.progress
     if progress is None or (sub.progress is not None and progress - sub.progress < 0.01):
@@ -287,6 +305,8 @@ async def record_running(
         job, sub = found
         if sub.status in SUB_FINAL or job.status not in RUNNABLE:
             return
+        if prediction.id != sub.prediction_id:
+            return  # news of an earlier attempt's prediction
         await _note_running(session, runtime, broker, job, sub, prediction, poll_n)
 
 
@@ -302,7 +322,7 @@ async def _note_running(
     if prediction.status is PredictionStatus.PROCESSING and sub.status is SubJobStatus.SUBMITTED:
         await set_sub_status(session, broker, job, sub, SubJobStatus.PROCESSING)
     changed = await report_progress(session, broker, job, sub, prediction.progress)
-    if not changed and time.time() - sub.updated_at.timestamp() > HEARTBEAT_SECONDS:
+    if not changed and _age(sub) > HEARTBEAT_SECONDS:
         sub.updated_at = utcnow()  # heartbeat for the reconciler
     if poll_n is not None:
         _schedule_poll(session, runtime, broker, sub, poll_n)
@@ -322,15 +342,14 @@ async def _apply(
         job, sub = found
         if store_id:
             sub.prediction_id = prediction.id
+        elif prediction.id != sub.prediction_id:
+            return  # late news of an earlier attempt's prediction
         if sub.status in SUB_FINAL or job.status not in RUNNABLE:
             if store_id and not status.terminal:
-                await deps.provider(sub.provider).cancel(prediction.id)
+                cancel_after_commit(session, deps, sub.provider, prediction.id)
             return
         if status is PredictionStatus.SUCCEEDED:
-            if (
-                sub.status is SubJobStatus.DOWNLOADING
-                and time.time() - sub.updated_at.timestamp() < 60
-            ):
+            if sub.status is SubJobStatus.DOWNLOADING and _age(sub) < 60:
                 return  # a webhook and a poll both said so: one download is under way
             await set_sub_status(
                 session, deps.broker, job, sub, SubJobStatus.DOWNLOADING,
@@ -346,6 +365,21 @@ async def _apply(
         await retry_or_fail(deps, sub_id, reason)
 
 
+def cancel_after_commit(
+    session: AsyncSession, deps: Deps, provider: str, prediction_id: str
+) -> None:
+    """Cancel a prediction nobody wants once its id is stored: a failing cancel must not
+    undo the write that remembers the prediction."""
+
+    async def cancel() -> None:
+        try:
+            await deps.provider(provider).cancel(prediction_id)
+        except ProviderError as exc:
+            log.warning("could not cancel prediction %s: %s", prediction_id, exc)
+
+    after_commit(session, cancel)
+
+
 async def _download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> None:
     storage = deps.runtime.storage
     work = storage.tmp / f"sub-{sub_id}-{uuid.uuid4().hex[:8]}"
@@ -358,7 +392,8 @@ async def _download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> No
             provider = deps.provider(sub.provider)
         path = await provider.download(prediction.output[0], work / "output")
         staged = await storage.stage_file(path)
-    except ProviderError as exc:
+    except (ProviderError, OSError) as exc:  # OSError: a full disk, say
+        exc = exc if isinstance(exc, ProviderError) else ProviderError(repr(exc))
         shutil.rmtree(work, ignore_errors=True)
         await retry_or_fail(deps, sub_id, f"download failed: {exc}", retry_after=exc.retry_after)
         return
@@ -384,7 +419,8 @@ async def _download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> No
             asset = await _store_output(session, deps, job, sub, inspected)
             spec = catalog.MODELS[sub.model]
             seconds = asset.duration_seconds or sub.input.get("duration")
-            sub.cost_usd = spec.price.cost(seconds=seconds, variant=catalog.variant(sub.input))
+            price = spec.price.cost(seconds=seconds, variant=catalog.variant(sub.input))
+            sub.cost_usd = (sub.cost_usd or 0) + price  # a regenerated clip was paid for twice
             sub.output_asset_id = asset.id
             await set_sub_status(session, deps.broker, job, sub, SubJobStatus.SUCCEEDED)
             await after_sub_job(session, deps, job)
@@ -410,8 +446,16 @@ async def _store_output(
 
 
 async def retry_or_fail(
-    deps: Deps, sub_id: uuid.UUID, reason: str, *, retry_after: float | None = None
+    deps: Deps,
+    sub_id: uuid.UUID,
+    reason: str,
+    *,
+    retry_after: float | None = None,
+    count_attempt: bool = True,
 ) -> None:
+    """Queue the sub-job for another attempt after a backoff, or fail it once it has
+    had `max_attempts`. `count_attempt=False`: the provider refused before starting
+    anything (a 429), so the try is given back."""
     settings = deps.runtime.settings
     async with deps.transaction() as session:
         found = await _locked(session, sub_id)
@@ -420,16 +464,21 @@ async def retry_or_fail(
         job, sub = found
         if sub.status in SUB_FINAL or job.status not in RUNNABLE:
             return
+        if not count_attempt:
+            sub.attempts = max(0, sub.attempts - 1)
         if sub.attempts < settings.max_attempts:
-            delay = retry_after or settings.retry_backoff_seconds * 2 ** (sub.attempts - 1)
+            delay = retry_after or settings.retry_backoff_seconds * 2 ** max(0, sub.attempts - 1)
             sub.prediction_id = None
+            what = "refused" if not count_attempt else f"attempt {sub.attempts} failed"
             await set_sub_status(
                 session, deps.broker, job, sub, SubJobStatus.QUEUED,
-                message=f"attempt {sub.attempts} failed: {reason}; retrying in {delay:g}s",
+                message=f"{what}: {reason}; retrying in {delay:g}s",
             )  # fmt: skip
+            # A given-back try's id may be this very task's: queue it under a new one.
+            job_id = tasks.run_id(sub) if count_attempt else tasks.wait_id(sub)
             enqueue_after_commit(
                 session, deps.broker, tasks.RUN_SUB_JOB, str(sub.id),
-                job_id=tasks.run_id(sub), defer_seconds=delay,
+                job_id=job_id, defer_seconds=delay,
             )  # fmt: skip
             return
         await _fail_now(session, deps, job, sub, reason, "PROVIDER_ERROR")

@@ -57,6 +57,11 @@ async def select_pairs(deps: Deps, job_id: uuid.UUID, attempt: int = 1) -> None:
     except PairingError as exc:
         await _selection_failed(deps, job_id, exc, attempt)
         return
+    except Exception:  # a bug or an unreadable image: fail the job rather than loop
+        log.exception("pair selection of job %s failed", job_id)
+        unexpected = PairingError("an unexpected error; the server log has the details")
+        await _selection_failed(deps, job_id, unexpected, attempt)
+        return
     await _store_choices(deps, job_id, choices)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from db.models import SubJob
 
 RUN_SUB_JOB = "run_sub_job"
@@ -15,6 +17,12 @@ RECONCILE = "reconcile"
 
 def run_id(sub: SubJob) -> str:
     return f"run:{sub.id}:{sub.attempts}"
+
+
+def wait_id(sub: SubJob) -> str:
+    """A fresh id for a run that must queue behind the running one (a wait for a
+    provider slot, a try given back after a 429): `run_id` may be that task's own."""
+    return f"{run_id(sub)}:wait:{time.monotonic_ns()}"
 
 
 def poll_id(sub: SubJob, n: int) -> str:

@@ -50,14 +50,22 @@ ProgressCallback = Callable[[float], Awaitable[None]]
 
 
 class ProviderError(Exception):
-    """The provider refused or failed a call. `retryable` says whether trying again may help."""
+    """The provider refused or failed a call. `retryable` says whether trying again may help;
+    `throttled`, that the provider turned the call away for the account's rate limit (429):
+    nothing was started, so the try does not count."""
 
     def __init__(
-        self, message: str, *, retryable: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        throttled: bool = False,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.throttled = throttled
 
 
 class WebhookError(Exception):

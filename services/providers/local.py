@@ -71,7 +71,8 @@ class LocalProvider:
                 progress=1.0,
                 predict_time=time.monotonic() - started,
             )
-        self._done[prediction_id] = prediction
+        if prediction.status is PredictionStatus.SUCCEEDED:  # a failure is told once, here
+            self._done[prediction_id] = prediction
         return prediction
 
     async def _render(

@@ -37,6 +37,8 @@ DEFAULT_BASE_URL = "https://api.replicate.com/v1"
 # did not, and outputs are copied once the prediction has completed, not per "output".
 WEBHOOK_EVENTS = ("logs", "completed")
 MAX_INLINE_RETRY_AFTER = 10.0  # seconds we are willing to wait inside one create call
+CREATE_TIMEOUT = 120.0  # a create, its 429 retries included, ends within this (the runner
+# resubmits a create that was lost only after SUBMIT_LOST_SECONDS, well beyond it)
 _DOWNLOAD_CHUNK = 1 << 20
 _RESETS_IN = re.compile(r"resets in ~?\s*(\d+(?:\.\d+)?)\s*s", re.IGNORECASE)
 
@@ -229,20 +231,33 @@ class ReplicateProvider:
             payload["webhook"] = webhook_url
             payload["webhook_events_filter"] = list(WEBHOOK_EVENTS)
         headers = {"Cancel-After": cancel_after} if cancel_after else {}
+        try:
+            async with asyncio.timeout(CREATE_TIMEOUT):
+                response = await self._create(path, payload, headers)
+        except TimeoutError as exc:
+            raise ProviderError(
+                f"Replicate create {model}: no answer in {CREATE_TIMEOUT:g} s", retryable=True
+            ) from exc
+        prediction = prediction_from_json(self._json(response, f"create {model}"))
+        if on_progress is not None and prediction.progress is not None:
+            await on_progress(prediction.progress)
+        return prediction
+
+    async def _create(
+        self, path: str, payload: dict[str, Any], headers: dict[str, str]
+    ) -> httpx.Response:
+        """POST the prediction; a 429 with a short Retry-After is waited out here, since
+        the official client never retries a POST (a long one is the caller's)."""
         attempt = 0
         while True:
             response = await self._send("POST", path, json=payload, headers=headers)
             delay = retry_after(response) if response.status_code == 429 else None
             if delay is None or delay > MAX_INLINE_RETRY_AFTER:
-                break  # done, or an error for the caller (a long wait belongs to arq)
+                return response
             if attempt >= self._max_create_retries:
-                break
+                return response
             attempt += 1
             await asyncio.sleep(delay)
-        prediction = prediction_from_json(self._json(response, f"create {model}"))
-        if on_progress is not None and prediction.progress is not None:
-            await on_progress(prediction.progress)
-        return prediction
 
     async def get(self, prediction_id: str) -> Prediction:
         response = await self._send("GET", f"predictions/{_segment(prediction_id)}")
@@ -281,7 +296,7 @@ class ReplicateProvider:
                     async for chunk in response.aiter_bytes(_DOWNLOAD_CHUNK):
                         await file.write(chunk)
             await part.replace(dest)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # transport, redirects, decoding
             raise ProviderError(f"download of {url} failed: {exc!r}", retryable=True) from exc
         finally:
             await part.unlink(missing_ok=True)
@@ -326,7 +341,12 @@ class ReplicateProvider:
             )
         message = f"Replicate {action} failed ({status}): {_detail(response)}"
         if status in (408, 429) or status >= 500:
-            raise ProviderError(message, retryable=True, retry_after=retry_after(response))
+            raise ProviderError(
+                message,
+                retryable=True,
+                retry_after=retry_after(response),
+                throttled=status == 429,
+            )
         raise ProviderError(message)
 
 

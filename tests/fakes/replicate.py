@@ -176,6 +176,8 @@ class FakeReplicate:
         self._expired: dict[str, int] = {}  # prediction id ("*" for all) -> 404 or 410
         self._failures: dict[str, list[_Failure]] = {}
         self._truncate_files = 0
+        self._create_gate: asyncio.Event | None = None
+        self.peak_running = 0  # the most predictions that were unfinished at once
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
         self._outboxes: dict[str, asyncio.Queue[Delivery]] = {}
@@ -209,6 +211,16 @@ class FakeReplicate:
         )
         failures = self._failures.setdefault(endpoint, [])
         failures.extend(_Failure(status, retry_after, text) for _ in range(times))
+
+    def hold_creates(self) -> None:
+        """Keep every create waiting, once recorded, until `release_creates`: a create
+        that is under way."""
+        self._create_gate = asyncio.Event()
+
+    def release_creates(self) -> None:
+        if self._create_gate is not None:
+            self._create_gate.set()
+            self._create_gate = None
 
     def truncate_next_file(self) -> None:
         """Cut the next file download off after its first chunk."""
@@ -316,6 +328,8 @@ class FakeReplicate:
         self.requests.clear()
         self.deliveries.clear()
         self._truncate_files = 0
+        self.release_creates()
+        self.peak_running = 0
 
     async def aclose(self) -> None:
         await self._stop()
@@ -462,6 +476,8 @@ class FakeReplicate:
     async def _create(self, request: Request) -> Response:
         if (refused := await self._begin(request, "create")) is not None:
             return refused
+        if (gate := self._create_gate) is not None:
+            await gate.wait()
         try:
             body = await request.json()
         except ValueError:
@@ -490,6 +506,8 @@ class FakeReplicate:
             cancel_after=request.headers.get("cancel-after"),
         )
         self.predictions[prediction.id] = prediction
+        running = sum(not p.terminal for p in self.predictions.values())
+        self.peak_running = max(self.peak_running, running)
         self._emit(prediction, "start")
         self._spawn(prediction)
         self._notify()
