@@ -13,6 +13,14 @@ def encode(type_name: str, row_id: uuid.UUID) -> str:
     return str(relay.GlobalID(type_name=type_name, node_id=str(row_id)))
 
 
+def parse(value: str) -> relay.GlobalID | None:
+    """The type name and node id a global ID holds; None when `value` is not one."""
+    try:
+        return relay.GlobalID.from_id(value)
+    except ValueError:  # GlobalIDValueError: not base64, not "Type:id"
+        return None
+
+
 def decode(value: str, type_name: str, field: str) -> uuid.UUID:
     """The row id inside a global ID of `type_name`; NotFound for anything else."""
     try:

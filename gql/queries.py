@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import inspect
 from typing import Annotated
 
 import strawberry
 from strawberry import relay
+from strawberry.types.base import StrawberryObjectDefinition
 
+from gql import ids
 from gql.context import Info
 from gql.inputs_generation import EstimateCostInput
 from gql.mutations.base import mutate
@@ -28,14 +31,36 @@ class Viewer:
     )
 
 
+def _node_type(info: Info, type_name: str) -> type[relay.Node] | None:
+    """The object type implementing `Node` that has this name, if there is one."""
+    definition = info.schema.get_type_by_name(type_name)
+    if not isinstance(definition, StrawberryObjectDefinition) or definition.is_interface:
+        return None
+    origin = definition.origin
+    return origin if isinstance(origin, type) and issubclass(origin, relay.Node) else None
+
+
 @strawberry.type
 class Query:
-    node: relay.Node | None = relay.node(description="Fetch any object by its global ID.")
+    @strawberry.field(description="Fetch any object by its global ID.")
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The ID of the object.")],
+    ) -> relay.Node | None:
+        """Null for any ID that names nothing this key can see: a missing row, another
+        client's, but also a malformed ID or one of a type that has no nodes (as the
+        mutations answer NOT_FOUND for all of those alike)."""
+        info.context.require_viewer()
+        gid = ids.parse(id)
+        node_type = _node_type(info, gid.type_name) if gid is not None else None
+        if gid is None or node_type is None:
+            return None
+        found = node_type.resolve_node(gid.node_id, info=info, required=False)
+        return await found if inspect.isawaitable(found) else found
 
     @strawberry.field
     def viewer(self, info: Info) -> Viewer:
-        from gql import ids
-
         viewer = info.context.require_viewer()
         client = ids.encode("Client", viewer.client_id) if viewer.client_id else None
         return Viewer(role=viewer.role, client_id=strawberry.ID(client) if client else None)

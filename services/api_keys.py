@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
 from db.models import ApiKey, ApiKeyRole, Client
+from services import validation
 from services.errors import InvalidInput, NotFound
 from services.viewer import Viewer
 
@@ -47,6 +48,7 @@ async def create_key(
 ) -> IssuedKey:
     if admin == (client_id is not None):
         raise InvalidInput("a key is either admin or scoped to one client", field="clientId")
+    label = validation.optional_text(name, "name", 200)
     if client_id is not None and await session.get(Client, client_id) is None:
         raise NotFound(f"client {client_id} does not exist", field="clientId")
     prefix = "".join(secrets.choice(_ALPHABET) for _ in range(10))
@@ -56,7 +58,7 @@ async def create_key(
         key_hash=_hash(secret),
         role=ApiKeyRole.ADMIN if admin else ApiKeyRole.CLIENT,
         client_id=client_id,
-        name=name,
+        name=label,
     )
     session.add(row)
     await session.flush()

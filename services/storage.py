@@ -100,7 +100,10 @@ class LocalStorage:
                 path.unlink(missing_ok=True)
                 removed += 1
         for path in self.tmp.iterdir():  # uploads and work folders a killed process left
-            if path.stat().st_mtime >= cutoff:
+            try:
+                if path.stat().st_mtime >= cutoff:
+                    continue
+            except FileNotFoundError:  # its owner was done with it meanwhile
                 continue
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)

@@ -70,6 +70,12 @@ async def test_campaign_validation(tenant: GraphQLClient, admin: GraphQLClient) 
         ({"name": ""}, "INVALID_INPUT", "name"),
         ({"name": "x", "productUrl": "javascript:alert(1)"}, "INVALID_INPUT", "productUrl"),
         ({"name": "x", "budgetUsd": "-1"}, "INVALID_INPUT", "budgetUsd"),
+        # NUL: PostgreSQL refuses it in text, so it is refused before any write
+        ({"name": "Spring\u0000drop"}, "INVALID_INPUT", "name"),
+        ({"name": "x", "goal": "Sell\u0000"}, "INVALID_INPUT", "goal"),
+        ({"name": "x", "audience": "\u0000runners"}, "INVALID_INPUT", "audience"),
+        ({"name": "x", "audience": "runners\u001f"}, "INVALID_INPUT", "audience"),
+        ({"name": "x", "productUrl": "https://shop.example/\u0000"}, "INVALID_INPUT", "productUrl"),
     ]
     for fields, code, field in bad:
         payload = await tenant.mutate(
@@ -81,6 +87,30 @@ async def test_campaign_validation(tenant: GraphQLClient, admin: GraphQLClient) 
     assert (foreign["code"], foreign["field"]) == ("NOT_FOUND", "clientId")
     page = await tenant.execute(PAGE, {"id": tenant.client_id})
     assert page["node"]["campaigns"]["totalCount"] == 0
+
+
+async def test_control_characters_are_refused_on_update_and_in_prompts(
+    tenant: GraphQLClient,
+) -> None:
+    assert tenant.client_id
+    campaign = await tenant.create_campaign(tenant.client_id, goal="Sell")
+    refused = await tenant.mutate(
+        UPDATE, {"input": {"id": campaign, "name": "Renamed", "goal": "Sell\u0000more"}}
+    )
+    assert (refused["code"], refused["field"]) == ("INVALID_INPUT", "goal")
+    kept = await tenant.mutate(UPDATE, {"input": {"id": campaign}})
+    assert (kept["campaign"]["name"], kept["campaign"]["goal"]) == ("Launch", "Sell")
+
+    estimate = await tenant.execute(
+        """query($input: EstimateCostInput!) { estimateCost(input: $input) {
+          __typename ... on Error { code field } } }""",
+        {"input": {"image": {"campaignId": campaign, "prompt": "a shoe\u0000"}}},
+    )
+    assert estimate["estimateCost"] == {
+        "__typename": "UserError",
+        "code": "INVALID_INPUT",
+        "field": "prompt",
+    }
 
 
 async def test_cursor_pagination_and_status_filter(tenant: GraphQLClient) -> None:

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -59,6 +60,43 @@ def test_keys_create_list_revoke(cli_env: dict[str, str], tmp_path: Path) -> Non
     missing = run("keys", "create", "--client", "00000000-0000-0000-0000-000000000000", env=cli_env)
     assert missing.returncode == 2
     assert "NOT_FOUND" in missing.stderr
+
+
+def test_keys_create_refuses_a_bad_name(cli_env: dict[str, str]) -> None:
+    before = run("keys", "list", env=cli_env).stdout
+    for bad in ["x" * 201, "bell\a", "   "]:
+        created = run("keys", "create", "--admin", "--name", bad, env=cli_env)
+        if bad.strip():
+            assert created.returncode == 2, (bad, created.stdout, created.stderr)
+            assert created.stderr.startswith("error: INVALID_INPUT: name: "), created.stderr
+            assert "Traceback" not in created.stderr
+            assert "rg_" not in created.stdout
+        else:  # a blank label is no label
+            assert created.returncode == 0, created.stderr
+    listed = run("keys", "list", env=cli_env).stdout
+    assert len(listed.splitlines()) == len(before.splitlines()) + 1, "only the blank-named key"
+    assert listed.splitlines()[-1].endswith("\t"), "stored without a name"
+
+
+def test_gc_removes_old_leftovers_in_tmp(cli_env: dict[str, str]) -> None:
+    tmp = Path(cli_env["REELGRAPH_DATA_DIR"]) / "media" / "tmp"
+    tmp.mkdir(parents=True)
+    old = [tmp / "sub-1-aaaa", tmp / "combine-2-bbbb", tmp / "local-provider-cccc"]
+    fresh = [tmp / "sub-3-dddd", tmp / "local-provider-eeee"]
+    for folder in old + fresh:
+        (folder / "nested").mkdir(parents=True)
+        (folder / "nested" / "clip.mp4").write_bytes(b"partial")
+    (tmp / "upload-old").write_bytes(b"half an upload")
+    (tmp / "upload-new").write_bytes(b"an upload in flight")
+    past = time.time() - 3600
+    for path in [*old, tmp / "upload-old"]:
+        os.utime(path, (past, past))
+
+    swept = run("gc", "--grace-seconds", "60", env=cli_env)
+    assert swept.returncode == 0, swept.stderr
+    assert "removed" in swept.stdout
+    assert sorted(p.name for p in tmp.iterdir()) == sorted([p.name for p in fresh] + ["upload-new"])
+    assert all((folder / "nested" / "clip.mp4").read_bytes() == b"partial" for folder in fresh)
 
 
 def _free_port() -> int:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
 from typing import Any
+
+import pytest
 
 from tests.client import CREATE_CLIENT, GraphQLClient
 
@@ -77,6 +82,20 @@ async def test_invalid_input_is_typed_and_writes_nothing(admin: GraphQLClient) -
             "brandGuidelines.colors.0.hex",
         ),
         ({"name": "Ok", "metadata": [1, 2]}, "metadata"),
+        # PostgreSQL refuses NUL in text (SQLite takes it): refused here on both
+        ({"name": "Nimbus\u0000Shoes"}, "name"),
+        ({"name": "\u0000"}, "name"),
+        ({"name": "Ok", "notes": "VIP\u0000"}, "notes"),
+        ({"name": "Ok", "homepage": "https://nimbus.example/\u0000"}, "homepage"),
+        ({"name": "Ok", "brandGuidelines": {"tone": "calm\u0000"}}, "brandGuidelines.tone"),
+        ({"name": "Ok", "brandGuidelines": {"dos": ["ok", "\u0000"]}}, "brandGuidelines.dos"),
+        (
+            {"name": "Ok", "brandGuidelines": {"colors": [{"hex": "#fff", "name": "sky\u0000"}]}},
+            "brandGuidelines.colors.0.name",
+        ),
+        ({"name": "Bell\u0007"}, "name"),
+        ({"name": "Escape\u001b[31m"}, "name"),
+        ({"name": "Ok", "notes": "del\u007f"}, "notes"),
     ]
     for fields, field in cases:
         payload = await admin.mutate(CREATE_CLIENT, {"input": fields})
@@ -84,7 +103,26 @@ async def test_invalid_input_is_typed_and_writes_nothing(admin: GraphQLClient) -
         assert payload["code"] == "INVALID_INPUT"
         assert payload["field"] == field
         assert payload["message"]
-    assert await count_clients(admin) == before
+    gid = await admin.create_client("Kept")
+    updated = await admin.mutate(UPDATE, {"input": {"id": gid, "notes": "a\u0000b"}})
+    assert (updated["code"], updated["field"]) == ("INVALID_INPUT", "notes")
+    # half a surrogate pair: valid JSON, not storable text (httpx would not encode it)
+    response = await admin.http.post(
+        "/graphql",
+        content=json.dumps({"query": CREATE_CLIENT, "variables": {"input": {"name": "a\ud800"}}}),
+        headers={**admin.headers(), "Content-Type": "application/json"},
+    )
+    payload = response.json()["data"]["createClient"]
+    assert (payload["code"], payload["field"]) == ("INVALID_INPUT", "name")
+    assert await count_clients(admin) == before + 1
+    kept = await admin.mutate(UPDATE, {"input": {"id": gid}})
+    assert kept["client"]["notes"] is None, "the refused update wrote nothing"
+
+
+async def test_tabs_and_line_breaks_are_kept(admin: GraphQLClient) -> None:
+    gid = await admin.create_client("Tabbed", notes="line one\r\nline\ttwo\n")
+    payload = await admin.mutate(UPDATE, {"input": {"id": gid, "notes": "a\tb\nc"}})
+    assert payload["client"]["notes"] == "a\tb\nc"
 
 
 async def test_update_changes_only_given_fields(admin: GraphQLClient) -> None:
@@ -139,6 +177,38 @@ async def test_unknown_and_malformed_ids_are_not_found(admin: GraphQLClient) -> 
     ]:
         payload = await admin.mutate(UPDATE, {"input": {"id": bad, "name": "x"}})
         assert (payload["code"], payload["field"]) == ("NOT_FOUND", "id")
+
+
+def _gid(raw: str) -> str:
+    return base64.b64encode(raw.encode()).decode()
+
+
+async def test_node_is_null_for_any_id_that_names_nothing(
+    admin: GraphQLClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Like a missing row: malformed IDs and IDs of unknown or non-node types."""
+    for bad in [
+        _gid("Job:00000000-0000-0000-0000-000000000000"),
+        _gid("Client:123"),
+        _gid("Foo:123"),
+        _gid("Node:123"),
+        _gid("Query:1"),
+        _gid("UserError:1"),
+        _gid("Int:1"),
+        "%%%",
+        "nope",
+        "",
+    ]:
+        response = await admin.post(NODE, {"id": bad})
+        assert response.json() == {"data": {"node": None}}, bad
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    gid = await admin.create_client("Findable")
+    assert (await admin.execute(NODE, {"id": gid}))["node"]["name"] == "Findable"
+
+    anonymous = await admin.http.post(
+        "/graphql", json={"query": NODE, "variables": {"id": _gid("Foo:123")}}
+    )
+    assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_client_key_sees_only_its_client(admin: GraphQLClient, tenant: GraphQLClient) -> None:
