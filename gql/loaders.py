@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
@@ -10,9 +11,10 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
-from db.models import Asset, Campaign, CampaignStatus, Client, Job, SubJob
-from services import assets, campaigns, clients, jobs, stats
+from db.models import Asset, Campaign, CampaignStatus, Client, Job, JobEvent, SubJob
+from services import assets, campaigns, clients, events, jobs, stats
 from services.assets import AssetFilter
+from services.eta import EtaEstimator
 from services.jobs import JobFilter
 from services.pagination import Page, PageArgs
 
@@ -56,12 +58,23 @@ def _grouped(
     return DataLoader(load_fn=load)
 
 
+def _expected(eta: EtaEstimator | None) -> DataLoader[str, float | None]:
+    """A model's expected run time, asked of the (cached) estimator once per request."""
+
+    async def load(models: list[str]) -> list[float | None]:
+        if eta is None:
+            return [None] * len(models)
+        return list(await asyncio.gather(*(eta.expected(m) for m in models)))
+
+    return DataLoader(load_fn=load)
+
+
 def _split(key: tuple[Any, ...]) -> tuple[uuid.UUID, tuple[Any, ...]]:
     return key[0], key[1:]
 
 
 class Loaders:
-    def __init__(self, factory: Factory) -> None:
+    def __init__(self, factory: Factory, eta: EtaEstimator | None = None) -> None:
         self.client: DataLoader[uuid.UUID, Client | None] = _by_id(factory, clients.load_clients)
         self.campaign: DataLoader[uuid.UUID, Campaign | None] = _by_id(
             factory, campaigns.load_campaigns
@@ -114,6 +127,11 @@ class Loaders:
         ) -> dict[uuid.UUID, list[SubJob]]:
             return await jobs.sub_jobs_for_jobs(s, ids)
 
+        async def job_events(
+            s: AsyncSession, ids: list[uuid.UUID], o: tuple[int, int]
+        ) -> dict[uuid.UUID, list[JobEvent]]:
+            return await events.events_for_jobs(s, ids, o[0], o[1])
+
         self.campaign_page: DataLoader[
             tuple[uuid.UUID, CampaignStatus | None, PageArgs], Page[Campaign]
         ] = _grouped(factory, _split, campaign_pages)
@@ -141,3 +159,7 @@ class Loaders:
         self.sub_jobs: DataLoader[tuple[uuid.UUID], list[SubJob]] = _grouped(
             factory, _split, sub_jobs
         )
+        self.job_events: DataLoader[tuple[uuid.UUID, int, int], list[JobEvent]] = _grouped(
+            factory, _split, job_events
+        )
+        self.expected_seconds: DataLoader[str, float | None] = _expected(eta)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from db.base import utcnow
@@ -82,3 +85,21 @@ async def events_after(
         .limit(limit)
     )
     return list(await session.scalars(stmt))
+
+
+async def events_for_jobs(
+    session: AsyncSession, job_ids: Sequence[uuid.UUID], after_seq: int, limit: int
+) -> dict[uuid.UUID, list[JobEvent]]:
+    """`events_after` for many jobs in one statement: ROW_NUMBER() per job, cut at `limit`."""
+    rank = func.row_number().over(partition_by=JobEvent.job_id, order_by=JobEvent.seq).label("rank")
+    inner = (
+        select(JobEvent, rank)
+        .where(JobEvent.job_id.in_(job_ids), JobEvent.seq > after_seq)
+        .subquery()
+    )
+    event = aliased(JobEvent, inner)
+    stmt = select(event).where(inner.c.rank <= limit).order_by(inner.c.job_id, inner.c.seq)
+    grouped: dict[uuid.UUID, list[JobEvent]] = defaultdict(list)
+    for row in await session.scalars(stmt):
+        grouped[row.job_id].append(row)
+    return {job_id: grouped[job_id] for job_id in job_ids}

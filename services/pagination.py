@@ -56,10 +56,16 @@ class PageArgs:
 
     @classmethod
     def parse(cls, first: int | None, after: str | None, *, default: int, maximum: int) -> PageArgs:
-        size = default if first is None else first
-        if size < 0 or size > maximum:
-            raise InvalidInput(f"must be between 0 and {maximum}", field="first")
+        size = parse_first(first, default=default, maximum=maximum)
         return cls(first=size, after=Cursor.decode(after) if after else None)
+
+
+def parse_first(first: int | None, *, default: int, maximum: int) -> int:
+    """A page size: `default` when not given, else 0..`maximum` or INVALID_INPUT."""
+    size = default if first is None else first
+    if size < 0 or size > maximum:
+        raise InvalidInput(f"must be between 0 and {maximum}", field="first")
+    return size
 
 
 @dataclass(slots=True)

@@ -66,17 +66,17 @@ async def test_expected_is_the_median_of_past_runs_and_is_cached(
     for index, seconds in enumerate([2.0, 4.0, 9.0]):
         await add_sub_job(runtime, job_id, index, model, SubJobStatus.SUCCEEDED, ran=seconds)
     await add_sub_job(runtime, job_id, 3, model, SubJobStatus.FAILED, ran=100.0)  # not counted
-    assert await estimator.expected(model) == pytest.approx(4.0, abs=0.01)
-    await add_sub_job(runtime, job_id, 4, model, SubJobStatus.SUCCEEDED, ran=1.0)
+    assert await estimator.expected(model) == pytest.approx(4.0, abs=0.01)  # 2, 4, 9
+    await add_sub_job(runtime, job_id, 4, model, SubJobStatus.SUCCEEDED, ran=100.0)
+    # the latest three runs now: 4, 9 and 100 (ordered by finish time) -> 9
+    clock.now += 59
     assert await estimator.expected(model) == pytest.approx(4.0, abs=0.01)  # cached
-    clock.now += 61
-    # the latest three runs now: 4, 9 and 1 (ordered by finish time) -> 4
-    assert await estimator.expected(model) == pytest.approx(4.0, abs=0.01)
-    assert eta.remaining(4.0, utcnow() - timedelta(seconds=1), utcnow()) == pytest.approx(
-        3, abs=0.1
-    )
-    assert eta.remaining(4.0, utcnow() - timedelta(seconds=10), utcnow()) == 0.0
-    assert eta.remaining(None, utcnow(), utcnow()) is None
+    clock.now += 2
+    assert await estimator.expected(model) == pytest.approx(9.0, abs=0.01)  # expired
+    at = utcnow()
+    assert eta.remaining(4.0, at - timedelta(seconds=1), at) == pytest.approx(3.0, abs=0.001)
+    assert eta.remaining(4.0, at - timedelta(seconds=10), at) == 0.0
+    assert eta.remaining(None, at, at) is None
 
 
 async def test_sub_jobs_carry_expected_and_remaining_seconds(
@@ -85,6 +85,7 @@ async def test_sub_jobs_carry_expected_and_remaining_seconds(
     model = f"test/eta-{uuid.uuid4().hex[:6]}"
     for index in range(3):
         await add_sub_job(runtime, job_id, index, model, SubJobStatus.SUCCEEDED, ran=6.0)
+    before = utcnow()  # the running one started 2 s before this, or later
     await add_sub_job(runtime, job_id, 3, model, SubJobStatus.PROCESSING, started_ago=2.0)
     await add_sub_job(runtime, job_id, 4, model, SubJobStatus.QUEUED)
     data = await admin.execute(
@@ -92,9 +93,11 @@ async def test_sub_jobs_carry_expected_and_remaining_seconds(
         " index status expectedSeconds etaSeconds } } } }",
         {"id": encode("Job", job_id)},
     )
+    elapsed = (utcnow() - before).total_seconds()  # at most this long has it run beyond 2 s
     subs = {s["index"]: s for s in data["node"]["subJobs"]}
     assert subs[3]["expectedSeconds"] == pytest.approx(6.0, abs=0.01)
-    assert 3.0 < subs[3]["etaSeconds"] <= 4.0
+    # 6 s expected, 2 s (and up to `elapsed` more) run; figures are rounded to 1 ms
+    assert max(4.0 - elapsed, 0.0) - 0.001 <= subs[3]["etaSeconds"] <= 4.0
     assert subs[4]["expectedSeconds"] == pytest.approx(6.0, abs=0.01)
     assert subs[4]["etaSeconds"] is None  # not running: no countdown
     assert subs[0]["etaSeconds"] is None

@@ -3,6 +3,7 @@ de-duplication, gap refill, access and cohorts, on jobs whose log the test write
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +16,7 @@ from gql.ids import encode
 from gql.live import cohort
 from services.events import event_payload
 from services.runtime import Runtime
-from tests.client import GraphQLClient
+from tests.client import GraphQLClient, decode_gid
 from tests.fakes.server import serve_app
 from tests.live_support import eventually, live_stats
 from tests.scripted import MuteBroker, emit, scripted_job
@@ -40,9 +41,24 @@ def seqs(events: list[dict[str, Any]]) -> list[int]:
     return [e["seq"] for e in events]
 
 
-async def subscribed(app: Starlette, channels: int) -> None:
-    """Wait until the hub has confirmed `channels` subscriptions (the feed is live)."""
-    await eventually(lambda: live_stats(app).channels >= channels, what="hub subscribed")
+async def redis_subscribers(app: Starlette, channel: str) -> int:
+    """How many connections Redis itself has subscribed to exactly `channel`."""
+    reply = await app.state.broker.pool.execute_command("PUBSUB", "NUMSUB", channel)
+    return int(reply[1])
+
+
+async def subscribed(app: Starlette, channel: str, before: int) -> None:
+    """Wait until Redis counts one subscriber more on `channel` than `before`: the hub's
+    SUBSCRIBE has been applied, so whatever is published from now on reaches the feed's
+    inbox. (The hub counts a channel as soon as it sends SUBSCRIBE, before Redis has it.)"""
+    count = before
+    try:
+        async with asyncio.timeout(15):
+            # polling: Redis's subscriber count has no event to wait on
+            while (count := await redis_subscribers(app, channel)) != before + 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"{channel}: {count} subscribers, expected {before + 1}") from None
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -136,9 +152,11 @@ async def test_duplicates_and_stale_messages_are_dropped(
 ) -> None:
     broker = app.state.broker
     job_id = await scripted_job(runtime, campaign)
+    channel = broker.channel("job", job_id)
+    before = await redis_subscribers(app, channel)
     async with WsClient.open(base_url, key=tenant.key) as ws:
         op = await ws.subscribe(JOB_PROGRESS, {"jobId": encode("Job", job_id)})
-        await subscribed(app, 1)
+        await subscribed(app, channel, before)  # the repeats below reach the feed
         for i in range(3):
             await emit(runtime, broker, job_id, progress=i / 10)
         async with runtime.session_factory() as session:
@@ -195,9 +213,20 @@ async def test_campaign_activity_follows_every_job_once(
     broker = app.state.broker
     running = await scripted_job(runtime, campaign)
     await emit(runtime, broker, running, progress=0.1)  # before: not delivered
+    sentinel = await scripted_job(runtime, campaign)
+    channel = broker.channel("campaign", decode_gid(campaign))
+    before = await redis_subscribers(app, channel)
     async with WsClient.open(base_url, key=tenant.key) as ws:
         op = await ws.subscribe(CAMPAIGN_ACTIVITY, {"campaignId": campaign})
-        await subscribed(app, 1)
+        await subscribed(app, channel, before)
+        # The feed reads the log once it is subscribed: what it finds there counts as seen.
+        # A message only Redis carries reaches the socket once the feed follows the channel,
+        # past that read; every event from here on is new to it.
+        await broker.publish(
+            channel, _fabricated(sentinel, decode_gid(campaign), 1, "feed is following")
+        )
+        following = await ws.event(op)
+        assert (following["jobId"], following["seq"]) == (encode("Job", sentinel), 1)
         second = await scripted_job(runtime, campaign)  # a job that starts afterwards
         elsewhere = await scripted_job(
             runtime, await admin.create_campaign(await admin.create_client("Other"))
@@ -280,8 +309,6 @@ async def test_a_slow_reader_neither_loses_events_nor_holds_up_the_others(
     """One socket cannot take writes for a while (as when its buffers are full): the
     lane's write to it waits in a task of its own, the other subscriber keeps getting
     every event, and once the socket drains the slow one gets them all, in order."""
-    import asyncio
-
     from gql.live import protocols
 
     drained = asyncio.Event()

@@ -17,10 +17,14 @@ from gql.types.enums import JobKind, JobStatus, SubJobStatus
 from gql.types.events import JobEvent
 from gql.types.node import ID_DESCRIPTION, global_id, parse_uuid
 from services.eta import RUNNING, remaining
+from services.pagination import parse_first
 
 if TYPE_CHECKING:
     from gql.types.assets import Asset
     from gql.types.campaigns import Campaign
+
+EVENTS_PAGE = 500
+EVENTS_MAX = 1000
 
 
 async def _asset(info: Info, asset_id: uuid.UUID | None) -> Asset | None:
@@ -103,8 +107,7 @@ class SubJob:
         "without history."
     )
     async def expected_seconds(self, info: Info) -> float | None:
-        eta = info.context.eta
-        return await eta.expected(self.model) if eta is not None else None
+        return await info.context.loaders.expected_seconds.load(self.model)
 
     @strawberry.field(
         description="While it runs: seconds left (expectedSeconds minus the time run so far, "
@@ -227,17 +230,27 @@ class Job(relay.Node):
         ]
 
     @strawberry.field(description="The job's progress log after `afterSeq`, oldest first.")
-    async def events(self, info: Info, after_seq: int = 0, first: int = 500) -> list[JobEvent]:
-        from services.events import events_after
-
-        async with info.context.runtime.session_factory() as session:
-            rows = await events_after(session, self.row.id, after_seq, min(max(first, 1), 1000))
+    async def events(
+        self, info: Info, after_seq: int = 0, first: int = EVENTS_PAGE
+    ) -> list[JobEvent]:
+        limit = parse_first(first, default=EVENTS_PAGE, maximum=EVENTS_MAX)
+        loaders = info.context.loaders
+        rows = await loaders.job_events.load((self.row.id, after_seq, limit))
         events = [JobEvent.from_row(r) for r in rows]
-        eta = info.context.eta
+        if info.context.eta is None or all(e.sub_job_uuid is None for e in events):
+            return events
+        # Each sub-job's model and start come from the batched sub-job loader, its
+        # expected run time once per model and request: nothing here costs a statement
+        # per event or per job.
+        subs = {s.id: s for s in await loaders.sub_jobs.load((self.row.id,))}
         for event in events:
-            if eta is not None and event.sub_job_uuid is not None:
-                event.expected_seconds, event.eta_seconds = await eta.for_event(
-                    event.sub_job_uuid, event.status, event.created_at
+            sub = subs.get(event.sub_job_uuid) if event.sub_job_uuid is not None else None
+            if sub is None:
+                continue
+            event.expected_seconds = await loaders.expected_seconds.load(sub.model)
+            if event.status in RUNNING:
+                event.eta_seconds = remaining(
+                    event.expected_seconds, sub.started_at, event.created_at
                 )
         return events
 
