@@ -11,7 +11,7 @@ import logging
 import uuid
 from typing import Any
 
-from arq import cron
+from arq import cron, func
 from arq import worker as arq_worker
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
@@ -123,8 +123,11 @@ def build_worker(
         if "runtime" in owned:
             await owned["runtime"].close()
 
+    # The join may take minutes (crossfades re-encode); it ends itself before arq would.
+    combine = func(combine_job, timeout=settings.combine_timeout_seconds + 60)
+    functions = [combine if f is combine_job else f for f in FUNCTIONS]
     return Worker(
-        functions=FUNCTIONS,
+        functions=functions,
         queue_name=f"{settings.redis_prefix}:queue",
         cron_jobs=[
             cron(

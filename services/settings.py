@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     )
     reconcile_interval_seconds: int = 30
     reconcile_stale_seconds: float = 60
+    combine_timeout_seconds: float = Field(
+        default=840.0,
+        description="A pair video's join fails with COMBINE_FAILED after this long (the "
+        "worker's own limit for the task is a minute more).",
+    )
     worker_max_jobs: int = 40
     worker_poll_delay: float = 0.05
     max_upload_bytes: int = 512 * 1024 * 1024

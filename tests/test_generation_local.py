@@ -134,6 +134,27 @@ async def test_pair_video_end_to_end(
     assert Decimal(done["costActualUsd"]) == Decimal(done["costEstimateUsd"])
 
 
+async def test_a_join_that_runs_too_long_fails_the_job(
+    tenant: GraphQLClient, app: Starlette, campaign: str, samples: Samples
+) -> None:
+    settings = app.state.runtime.settings
+    limit, settings.combine_timeout_seconds = settings.combine_timeout_seconds, 0.001
+    try:
+        await _images(tenant, campaign, samples, 2)
+        queued = await launch(
+            tenant, PAIR_VIDEO, campaignId=campaign, numPairs=1, clipDuration=2,
+            resolution="480p", transition="fade",
+        )  # fmt: skip
+        done = await wait_for_job(tenant, app, queued["id"])
+    finally:
+        settings.combine_timeout_seconds = limit
+    assert done["status"] == "FAILED"
+    assert done["errorCode"] == "COMBINE_FAILED"
+    assert "combining took longer than 0.001 s" in done["error"]
+    assert [s["status"] for s in done["subJobs"]] == ["SUCCEEDED"], "the clip itself is kept"
+    assert done["outputAsset"] is None
+
+
 async def test_invalid_generation_inputs_write_nothing(
     tenant: GraphQLClient, admin: GraphQLClient, campaign: str, samples: Samples
 ) -> None:

@@ -264,6 +264,7 @@ async def test_a_cohort_renders_each_live_event_once(
 
     monkeypatch.setattr(cohort.Renderer, "render", counting)
     gid = encode("Job", job_id)
+    before = live_stats(app).subscribers
     async with (
         WsClient.open(base_url, key=tenant.key) as a,
         WsClient.open(base_url, protocol=LEGACY_WS, key=tenant.key) as b,
@@ -273,7 +274,9 @@ async def test_a_cohort_renders_each_live_event_once(
             (a, await a.subscribe(JOB_PROGRESS, {"jobId": gid, "afterSeq": 2})),
             (b, await b.subscribe(JOB_PROGRESS, {"jobId": gid, "afterSeq": 3})),
         ]
-        await eventually(lambda: live_stats(app).subscribers >= 3, what="all three listening")
+        await eventually(
+            lambda: live_stats(app).subscribers == before + 3, what="all three listening"
+        )
         assert seqs([await a.event(ops[0][1]) for _ in range(3)]) == [1, 2, 3]  # replays ...
         assert (await a.event(ops[1][1]))["seq"] == 3
         await emit(runtime, broker, job_id, progress=0.5)
