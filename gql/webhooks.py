@@ -4,6 +4,8 @@ goes to a worker."""
 
 from __future__ import annotations
 
+import uuid
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -13,6 +15,15 @@ from services.providers.replicate import WebhookReceiver
 from services.runtime import Runtime
 
 DEDUP_SECONDS = 7 * 24 * 3600
+
+
+def _named_sub(request: Request) -> uuid.UUID | None:
+    """The sub-job the webhook URL names (`?sub=`): the body's signature vouches for the
+    prediction, and the sub-job must still be waiting for one to take it."""
+    try:
+        return uuid.UUID(request.query_params["sub"])
+    except (KeyError, ValueError):
+        return None
 
 
 async def replicate_webhook(request: Request) -> Response:
@@ -37,7 +48,9 @@ async def replicate_webhook(request: Request) -> Response:
     if prediction.status.terminal and not await broker.once(claim, DEDUP_SECONDS):
         return JSONResponse({"status": "duplicate"})
     try:
-        known = await prediction_updated(runtime, broker, prediction, webhook_id)
+        known = await prediction_updated(
+            runtime, broker, prediction, webhook_id, _named_sub(request)
+        )
     except BaseException:
         if prediction.status.terminal:  # not handled: Replicate's retry must get through
             await broker.forget(claim)

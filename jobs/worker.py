@@ -50,8 +50,8 @@ async def combine_job(ctx: Ctx, job_id: str) -> None:
     await combining.combine_job(_deps(ctx), uuid.UUID(job_id))
 
 
-async def cancel_predictions(ctx: Ctx, job_id: str) -> int:
-    return await maintenance.cancel_predictions(_deps(ctx), uuid.UUID(job_id))
+async def cancel_predictions(ctx: Ctx, job_id: str, unwanted: list[list[str]] | None = None) -> int:
+    return await maintenance.cancel_predictions(_deps(ctx), uuid.UUID(job_id), unwanted or ())
 
 
 async def reconcile(ctx: Ctx) -> int:

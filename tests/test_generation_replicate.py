@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,7 @@ async def test_pair_video_with_webhooks(
     creates = _creates(fake, VIDEO_MODEL)
     assert len(creates) == 3, "one prediction per clip, none paid twice"
     body = creates[0].body
-    assert body["webhook"].endswith("/webhooks/replicate")
+    assert "/webhooks/replicate?sub=" in body["webhook"], "it names the sub-job"
     assert set(body["input"]) >= {"prompt", "image", "last_frame_image", "duration"}
     assert body["input"]["duration"] == 2
     assert creates[0].headers["cancel-after"]
@@ -265,6 +265,15 @@ async def test_per_provider_concurrency_limit(
     assert fake.peak_running == 2, "never more than the limit at once"
 
 
+async def _task_ended(broker: Any, task_id: str, unless: Callable[[], bool] = bool) -> None:
+    """Wait until the worker is done with arq task `task_id` (or `unless()` holds)."""
+    task = ArqJob(task_id, broker.pool, _queue_name=broker.queue_name)
+    ended = (ArqStatus.complete, ArqStatus.not_found)
+    async with asyncio.timeout(30):
+        while not unless() and await task.status() not in ended:  # noqa: ASYNC110 - no event
+            await asyncio.sleep(0.02)
+
+
 async def test_throttled_creates_cost_no_attempt(
     client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples
 ) -> None:
@@ -296,15 +305,7 @@ async def test_a_second_run_leaves_a_create_under_way_alone(
     broker = app.state.broker
     duplicate = f"run:{decode_gid(sub['id'])}:again"
     assert await broker.enqueue(tasks.RUN_SUB_JOB, str(decode_gid(sub["id"])), job_id=duplicate)
-    finished = ArqJob(duplicate, broker.pool, _queue_name=broker.queue_name)
-
-    async def settled() -> bool:  # it has ended, or has created a second time
-        created_again = len(_creates(fake, IMAGE_MODEL)) > 1
-        return created_again or await finished.status() in (ArqStatus.complete, ArqStatus.not_found)
-
-    async with asyncio.timeout(30):
-        while not await settled():  # noqa: ASYNC110 - arq has no event to wait on
-            await asyncio.sleep(0.02)
+    await _task_ended(broker, duplicate, unless=lambda: len(_creates(fake, IMAGE_MODEL)) > 1)
     assert len(_creates(fake, IMAGE_MODEL)) == 1, "the second run must not create again"
 
     fake.release_creates()
@@ -312,3 +313,30 @@ async def test_a_second_run_leaves_a_create_under_way_alone(
     assert done["status"] == "SUCCEEDED", done["subJobs"]
     assert done["subJobs"][0]["attempts"] == 1
     assert len(fake.predictions) == 1, "one prediction paid for"
+
+
+async def test_a_create_whose_answer_was_lost_is_adopted_from_its_webhook(
+    client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples
+) -> None:
+    fake.models[IMAGE_MODEL].mode = "manual"
+    fake.hold_answers()
+    campaign = await _campaign_with_images(client, samples, 0)
+    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
+    await fake.wait_for(lambda: len(fake.predictions) == 1)
+    (sub,) = (await job(client, queued["id"]))["subJobs"]
+    sub_id = decode_gid(sub["id"])
+    assert _creates(fake, IMAGE_MODEL)[0].body["webhook"].endswith(f"?sub={sub_id}")
+
+    # The worker dies in the call: Replicate made the prediction, we never heard its id.
+    broker = app.state.broker
+    running = f"run:{sub_id}:0"
+    await broker.abort(running)
+    await _task_ended(broker, running)
+    fake.release_creates()
+    (prediction_id,) = fake.predictions
+    fake.finish(prediction_id, "succeeded")  # its signed webhook names the sub-job
+
+    done = await wait_for_job(client, app, queued["id"], timeout=30)
+    assert done["status"] == "SUCCEEDED", done["subJobs"]
+    assert done["subJobs"][0]["attempts"] == 1
+    assert len(_creates(fake, IMAGE_MODEL)) == 1, "followed, not paid for again"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -24,7 +25,11 @@ OPEN_SUB = (
 )
 
 
-async def cancel_predictions(deps: Deps, job_id: uuid.UUID) -> int:
+async def cancel_predictions(
+    deps: Deps, job_id: uuid.UUID, unwanted: Sequence[Sequence[str]] = ()
+) -> int:
+    """Cancel the predictions of the job's canceled sub-jobs, and the `unwanted` ones
+    ((provider, prediction id) pairs no sub-job keeps, such as a lost create's)."""
     async with deps.runtime.session_factory() as session:
         stmt = select(SubJob).where(
             SubJob.job_id == job_id,
@@ -32,6 +37,7 @@ async def cancel_predictions(deps: Deps, job_id: uuid.UUID) -> int:
             SubJob.prediction_id.is_not(None),
         )
         targets = [(s.provider, s.prediction_id) for s in await session.scalars(stmt)]
+    targets += [(provider, prediction_id) for provider, prediction_id in unwanted]
     canceled = 0
     for provider, prediction_id in targets:
         assert prediction_id is not None

@@ -118,10 +118,13 @@ def _asset_url(deps: Deps, provider: str, asset: Asset) -> str:
     return f"data:{asset.mime_type};base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def _webhook_url(settings: Settings, provider: str) -> str | None:
+def _webhook_url(settings: Settings, provider: str, sub_id: uuid.UUID | None = None) -> str | None:
+    """Where the provider reports; naming the sub-job (`?sub=`), so that a prediction
+    whose create answer never reached us is still recognised (`adopt_prediction`)."""
     if provider != "replicate" or not settings.public_url or not settings.replicate_webhook_secret:
         return None
-    return settings.public_url.rstrip("/") + "/webhooks/replicate"
+    url = settings.public_url.rstrip("/") + "/webhooks/replicate"
+    return f"{url}?sub={sub_id}" if sub_id else url
 
 
 async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
@@ -156,16 +159,55 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
             prediction = await provider.create(
                 spec.name,
                 provider_input,
-                webhook_url=_webhook_url(deps.runtime.settings, sub.provider),
+                webhook_url=_webhook_url(deps.runtime.settings, sub.provider, sub.id),
                 cancel_after=deps.runtime.settings.prediction_deadline,
                 on_progress=_progress_reporter(deps, sub_id),
             )
     except ProviderError as exc:
+        if exc.unsure and _webhook_url(deps.runtime.settings, sub.provider):
+            # The POST went out and its answer was lost: the prediction may exist. Its
+            # webhook names this sub-job and is adopted; if none comes, the reconciler
+            # submits again after SUBMIT_LOST_SECONDS.
+            log.warning("sub-job %s: %s; waiting for its webhook", sub_id, exc)
+            return
         await retry_or_fail(  # a 429 made no prediction: it costs no attempt
             deps, sub_id, str(exc), retry_after=exc.retry_after, count_attempt=not exc.throttled
         )
         return
     await _apply(deps, sub_id, prediction, poll_n=0, store_id=True)
+
+
+async def adopt_prediction(
+    runtime: Runtime, broker: Broker, sub_id: uuid.UUID, prediction: Prediction
+) -> SubJob | None:
+    """A webhook for a prediction no sub-job knows names the sub-job it was created for:
+    its create's answer never arrived (the worker died in the call, or the connection
+    dropped after the POST). Store its id, so that it is followed and not paid for again.
+    A running prediction the sub-job no longer wants (it ended, or has another) is
+    canceled."""
+    async with runtime.transaction() as session:
+        found = await lock_sub_job(session, sub_id)
+        if found is None or prediction.raw.get("model", found[1].model) != found[1].model:
+            return None
+        job, sub = found
+        if sub.prediction_id == prediction.id:
+            return sub  # its create's answer came after all (since the caller looked)
+        wanted = sub.status is SubJobStatus.SUBMITTED and job.status in RUNNABLE
+        if wanted and not sub.prediction_id:
+            log.warning(
+                "sub-job %s: adopting prediction %s from its webhook", sub.id, prediction.id
+            )
+            sub.prediction_id = prediction.id
+            sub.updated_at = utcnow()
+            _schedule_poll(session, runtime, broker, sub, 0)  # the safety net, as after a create
+            return sub
+        if not prediction.status.terminal:
+            unwanted = [[sub.provider, prediction.id]]
+            enqueue_after_commit(
+                session, broker, tasks.CANCEL_PREDICTIONS, str(job.id), unwanted,
+                job_id=f"cancel:{prediction.id}",
+            )  # fmt: skip
+    return None
 
 
 def _age(sub: SubJob) -> float:

@@ -52,7 +52,8 @@ ProgressCallback = Callable[[float], Awaitable[None]]
 class ProviderError(Exception):
     """The provider refused or failed a call. `retryable` says whether trying again may help;
     `throttled`, that the provider turned the call away for the account's rate limit (429):
-    nothing was started, so the try does not count."""
+    nothing was started, so the try does not count. `unsure`: a create's request went out
+    and its answer was lost, so the prediction may exist."""
 
     def __init__(
         self,
@@ -61,11 +62,13 @@ class ProviderError(Exception):
         retryable: bool = False,
         retry_after: float | None = None,
         throttled: bool = False,
+        unsure: bool = False,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
         self.throttled = throttled
+        self.unsure = unsure
 
 
 class WebhookError(Exception):

@@ -37,6 +37,9 @@ DEFAULT_BASE_URL = "https://api.replicate.com/v1"
 # did not, and outputs are copied once the prediction has completed, not per "output".
 WEBHOOK_EVENTS = ("logs", "completed")
 MAX_INLINE_RETRY_AFTER = 10.0  # seconds we are willing to wait inside one create call
+# Errors after the request was sent: the server may have acted on it. (Connecting and
+# pool errors happen before anything is sent.)
+_ANSWER_LOST = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)
 CREATE_TIMEOUT = 120.0  # a create, its 429 retries included, ends within this (the runner
 # resubmits a create that was lost only after SUBMIT_LOST_SECONDS, well beyond it)
 _DOWNLOAD_CHUNK = 1 << 20
@@ -236,7 +239,9 @@ class ReplicateProvider:
                 response = await self._create(path, payload, headers)
         except TimeoutError as exc:
             raise ProviderError(
-                f"Replicate create {model}: no answer in {CREATE_TIMEOUT:g} s", retryable=True
+                f"Replicate create {model}: no answer in {CREATE_TIMEOUT:g} s",
+                retryable=True,
+                unsure=True,
             ) from exc
         prediction = prediction_from_json(self._json(response, f"create {model}"))
         if on_progress is not None and prediction.progress is not None:
@@ -324,7 +329,11 @@ class ReplicateProvider:
                 method, self._base + path, json=json, headers={**self._auth, **(headers or {})}
             )
         except httpx.TransportError as exc:
-            raise ProviderError(f"Replicate {method} {path}: {exc!r}", retryable=True) from exc
+            # Sent, but no answer: a POST may have done its work (a create, a prediction).
+            lost = method == "POST" and isinstance(exc, _ANSWER_LOST)
+            raise ProviderError(
+                f"Replicate {method} {path}: {exc!r}", retryable=True, unsure=lost
+            ) from exc
 
     @staticmethod
     def _json(response: httpx.Response, action: str) -> dict[str, Any]:

@@ -177,6 +177,7 @@ class FakeReplicate:
         self._failures: dict[str, list[_Failure]] = {}
         self._truncate_files = 0
         self._create_gate: asyncio.Event | None = None
+        self._answer_gate: asyncio.Event | None = None
         self.peak_running = 0  # the most predictions that were unfinished at once
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
@@ -217,10 +218,16 @@ class FakeReplicate:
         that is under way."""
         self._create_gate = asyncio.Event()
 
+    def hold_answers(self) -> None:
+        """Make every prediction asked for, but keep the answer to its create until
+        `release_creates`: a caller that gives up meanwhile never learns its id."""
+        self._answer_gate = asyncio.Event()
+
     def release_creates(self) -> None:
-        if self._create_gate is not None:
-            self._create_gate.set()
-            self._create_gate = None
+        for gate in (self._create_gate, self._answer_gate):
+            if gate is not None:
+                gate.set()
+        self._create_gate = self._answer_gate = None
 
     def truncate_next_file(self) -> None:
         """Cut the next file download off after its first chunk."""
@@ -511,6 +518,8 @@ class FakeReplicate:
         self._emit(prediction, "start")
         self._spawn(prediction)
         self._notify()
+        if (gate := self._answer_gate) is not None:
+            await gate.wait()
         return JSONResponse(prediction.to_json(), status_code=201)
 
     async def _get(self, request: Request) -> Response:

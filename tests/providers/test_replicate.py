@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -349,6 +350,35 @@ async def test_network_errors_are_retryable() -> None:
         await provider.aclose()  # does not close a client it was given
         assert not http.is_closed
     assert caught.value.retryable
+
+
+async def test_a_create_whose_answer_is_lost_is_unsure() -> None:
+    """The POST went out and the connection closed before an answer: the prediction may
+    exist (`unsure`). A GET that fails so did nothing, and a refused connection sent
+    nothing at all."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+    async with server:
+        provider = ReplicateProvider(TOKEN, base_url=base)
+        with pytest.raises(ProviderError) as created:
+            await provider.create(MODEL, {"prompt": "x"})
+        with pytest.raises(ProviderError) as read:
+            await provider.get("abc")
+        await provider.aclose()
+    assert created.value.retryable and created.value.unsure
+    assert read.value.retryable and not read.value.unsure
+    server.close()
+    await server.wait_closed()
+    provider = ReplicateProvider(TOKEN, base_url=base)  # nobody listens there now
+    with pytest.raises(ProviderError) as refused:
+        await provider.create(MODEL, {"prompt": "x"})
+    await provider.aclose()
+    assert refused.value.retryable and not refused.value.unsure
 
 
 # -- downloads ------------------------------------------------------------------------------
