@@ -4,26 +4,16 @@ goes to a worker."""
 
 from __future__ import annotations
 
-import uuid
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from services.generation.webhook_urls import named
 from services.generation.webhooks import prediction_updated
 from services.providers.base import WebhookError
 from services.providers.replicate import WebhookReceiver
 from services.runtime import Runtime
 
 DEDUP_SECONDS = 7 * 24 * 3600
-
-
-def _named_sub(request: Request) -> uuid.UUID | None:
-    """The sub-job the webhook URL names (`?sub=`): the body's signature vouches for the
-    prediction, and the sub-job must still be waiting for one to take it."""
-    try:
-        return uuid.UUID(request.query_params["sub"])
-    except (KeyError, ValueError):
-        return None
 
 
 async def replicate_webhook(request: Request) -> Response:
@@ -49,7 +39,7 @@ async def replicate_webhook(request: Request) -> Response:
         return JSONResponse({"status": "duplicate"})
     try:
         known = await prediction_updated(
-            runtime, broker, prediction, webhook_id, _named_sub(request)
+            runtime, broker, prediction, webhook_id, named(settings, request.query_params)
         )
     except BaseException:
         if prediction.status.terminal:  # not handled: Replicate's retry must get through

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -17,7 +19,7 @@ from arq.jobs import JobStatus as ArqStatus
 from starlette.applications import Starlette
 
 from gql.app import create_app
-from services.generation import tasks
+from services.generation import runner, tasks, webhook_urls
 from services.media.probe import probe
 from services.settings import Settings
 from tests.client import GraphQLClient, decode_gid
@@ -325,7 +327,8 @@ async def test_a_create_whose_answer_was_lost_is_adopted_from_its_webhook(
     await fake.wait_for(lambda: len(fake.predictions) == 1)
     (sub,) = (await job(client, queued["id"]))["subJobs"]
     sub_id = decode_gid(sub["id"])
-    assert _creates(fake, IMAGE_MODEL)[0].body["webhook"].endswith(f"?sub={sub_id}")
+    named = parse_qs(urlsplit(_creates(fake, IMAGE_MODEL)[0].body["webhook"]).query)
+    assert (named["sub"], named["try"]) == ([str(sub_id)], ["1"]), "it names sub-job and try"
 
     # The worker dies in the call: Replicate made the prediction, we never heard its id.
     broker = app.state.broker
@@ -340,3 +343,68 @@ async def test_a_create_whose_answer_was_lost_is_adopted_from_its_webhook(
     assert done["status"] == "SUCCEEDED", done["subJobs"]
     assert done["subJobs"][0]["attempts"] == 1
     assert len(_creates(fake, IMAGE_MODEL)) == 1, "followed, not paid for again"
+
+
+async def test_only_a_signed_name_of_the_waiting_attempt_adopts(
+    client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples
+) -> None:
+    fake.hold_creates()  # the sub-job waits for its create's answer, with no prediction
+    campaign = await _campaign_with_images(client, samples, 0)
+    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
+    await fake.wait_for(lambda: len(_creates(fake, IMAGE_MODEL)) == 1)
+    (sub,) = (await job(client, queued["id"]))["subJobs"]
+    sub_id = decode_gid(sub["id"])
+    settings = app.state.runtime.settings
+    current = webhook_urls.webhook_url(settings, "replicate", sub_id, 1)
+    earlier = webhook_urls.webhook_url(settings, "replicate", sub_id, 0)
+    assert current and earlier
+
+    async def deliver(url: str, prediction_id: str) -> Any:
+        body = json.dumps({"id": prediction_id, "status": "processing", "model": IMAGE_MODEL})
+        headers = sign_webhook(SECRET, f"msg_{prediction_id}", int(time.time()), body.encode())
+        async with httpx.AsyncClient() as http:
+            return (await http.post(url, content=body, headers=headers)).json()
+
+    forged = current.replace("sig=", "sig=0")
+    assert await deliver(forged, "forged-name") == {"status": "unknown prediction"}
+    assert await deliver(earlier, "earlier-try") == {"status": "unknown prediction"}
+    # Named rightly but for an attempt that is over: nobody wants it, so it is canceled.
+    await fake.wait_for(lambda: bool(fake.calls("POST", "/v1/predictions/earlier-try/cancel")))
+    assert not fake.calls("POST", "/v1/predictions/forged-name/cancel")
+
+    fake.release_creates()
+    done = await wait_for_job(client, app, queued["id"], timeout=30)
+    assert done["status"] == "SUCCEEDED", done["subJobs"]
+    assert len(_creates(fake, IMAGE_MODEL)) == 1
+
+
+async def test_creates_that_keep_getting_lost_end_the_sub_job(
+    client: GraphQLClient,
+    app: Starlette,
+    fake: FakeReplicate,
+    samples: Samples,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = app.state.runtime.settings
+    monkeypatch.setattr(settings, "max_attempts", 1)
+    monkeypatch.setattr(settings, "public_url", None)  # no webhook will name the prediction
+    monkeypatch.setattr(runner, "SUBMIT_LOST_SECONDS", 0)  # every create is "long lost"
+    fake.hold_answers()
+    campaign = await _campaign_with_images(client, samples, 0)
+    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
+    await fake.wait_for(lambda: len(fake.predictions) == 1)
+    (sub,) = (await job(client, queued["id"]))["subJobs"]
+    sub_id = decode_gid(sub["id"])
+    # The reconciler's second run finds the only attempt's create unanswered: it fails
+    # the sub-job rather than create again, and again.
+    broker = app.state.broker
+    await broker.enqueue(tasks.RUN_SUB_JOB, str(sub_id), job_id=f"run:{sub_id}:again")
+    done = await wait_for_job(client, app, queued["id"], timeout=30)
+    fake.release_creates()
+    assert done["status"] == "FAILED"
+    assert (done["subJobs"][0]["errorCode"], done["subJobs"][0]["attempts"]) == (
+        "PROVIDER_ERROR",
+        1,
+    )
+    assert "no answer to 1 creates" in done["subJobs"][0]["error"]
+    assert len(_creates(fake, IMAGE_MODEL)) == 1

@@ -52,22 +52,23 @@ async def combine_job(deps: Deps, job_id: uuid.UUID) -> None:
     limit = deps.runtime.settings.combine_timeout_seconds
     try:
         try:
-            async with asyncio.timeout(limit):  # ends ffmpeg: it never outlives its task
-                result = await combine_clips(
-                    work / "final.mp4",
-                    clips,
-                    transition=transition,
-                    transition_duration=TRANSITION_SECONDS if transition != "none" else 0,
-                    fps=fps,
-                    audio=storage.path(audio.storage_key) if audio else None,
-                    on_progress=progress,
-                )
+            try:
+                async with asyncio.timeout(limit):  # ends ffmpeg: it never outlives its task
+                    result = await combine_clips(
+                        work / "final.mp4",
+                        clips,
+                        transition=transition,
+                        transition_duration=TRANSITION_SECONDS if transition != "none" else 0,
+                        fps=fps,
+                        audio=storage.path(audio.storage_key) if audio else None,
+                        on_progress=progress,
+                    )
+            except TimeoutError:
+                # Fail rather than have the reconciler start the same long join again.
+                await _fail(deps, job_id, f"combining took longer than {limit:g} s")
+                return
             staged = await storage.stage_file(work / "final.mp4")
             inspected = await assets.inspect(storage, staged)
-        except TimeoutError:
-            # Fail rather than let the reconciler start the same long join again and again.
-            await _fail(deps, job_id, f"combining took longer than {limit:g} s")
-            return
         except (MediaError, ValueError, ServiceError) as exc:
             await _fail(deps, job_id, f"combining failed: {exc}")
             return

@@ -238,7 +238,7 @@ async def rerun_sub_job(
     sub.prediction_id = None
     sub.attempts = 0
     sub.progress = None
-    sub.finished_at = None
+    sub.started_at = sub.finished_at = None  # the timings of this render
     await set_sub_status(
         session,
         broker,

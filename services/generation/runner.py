@@ -23,7 +23,7 @@ from db.models import Asset, AssetOrigin, Client, Job, JobKind, JobStatus, SubJo
 from services import assets, catalog
 from services.broker import Broker, enqueue_after_commit
 from services.errors import ServiceError
-from services.generation import tasks
+from services.generation import tasks, webhook_urls
 from services.generation.deps import Deps
 from services.generation.prompts import brand_colours
 from services.generation.state import (
@@ -53,6 +53,9 @@ WEBHOOK_POLL_INITIAL, WEBHOOK_POLL_MAX = 5.0, 30.0
 # died during one. Only after this long, far beyond any create (ReplicateProvider gives
 # up after CREATE_TIMEOUT), is it submitted again: a second create would pay twice.
 SUBMIT_LOST_SECONDS = 300
+# A 429 gives its try back for this long after the first submission; after it, a
+# throttled account's 429s count like any failure, so the sub-job ends.
+THROTTLE_PATIENCE_SECONDS = 30 * 60
 
 
 async def _locked(session: AsyncSession, sub_id: uuid.UUID) -> tuple[Job, SubJob] | None:
@@ -118,15 +121,6 @@ def _asset_url(deps: Deps, provider: str, asset: Asset) -> str:
     return f"data:{asset.mime_type};base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def _webhook_url(settings: Settings, provider: str, sub_id: uuid.UUID | None = None) -> str | None:
-    """Where the provider reports; naming the sub-job (`?sub=`), so that a prediction
-    whose create answer never reached us is still recognised (`adopt_prediction`)."""
-    if provider != "replicate" or not settings.public_url or not settings.replicate_webhook_secret:
-        return None
-    url = settings.public_url.rstrip("/") + "/webhooks/replicate"
-    return f"{url}?sub={sub_id}" if sub_id else url
-
-
 async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
     async with deps.transaction() as session:
         # The sub-job's lock only: siblings submit in parallel, and the job row is locked
@@ -140,6 +134,10 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
         if sub.status is SubJobStatus.SUBMITTED and not sub.prediction_id:
             if _age(sub) < SUBMIT_LOST_SECONDS:
                 return  # another task is creating its prediction
+            if sub.attempts >= deps.runtime.settings.max_attempts:
+                reason = f"no answer to {sub.attempts} creates from {sub.provider}"
+                await _fail_now(session, deps, job, sub, reason, "PROVIDER_ERROR")
+                return
             log.warning("sub-job %s: its create was lost; submitting again", sub.id)
         resume = bool(sub.prediction_id)
         submission = None if resume else await _prepare_submission(session, deps, job, sub)
@@ -159,26 +157,29 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
             prediction = await provider.create(
                 spec.name,
                 provider_input,
-                webhook_url=_webhook_url(deps.runtime.settings, sub.provider, sub.id),
+                webhook_url=webhook_urls.webhook_url(
+                    deps.runtime.settings, sub.provider, sub.id, sub.attempts
+                ),
                 cancel_after=deps.runtime.settings.prediction_deadline,
                 on_progress=_progress_reporter(deps, sub_id),
             )
     except ProviderError as exc:
-        if exc.unsure and _webhook_url(deps.runtime.settings, sub.provider):
+        throttled = exc.throttled and _since_start(sub) < THROTTLE_PATIENCE_SECONDS
+        if exc.unsure and webhook_urls.enabled(deps.runtime.settings, sub.provider):
             # The POST went out and its answer was lost: the prediction may exist. Its
             # webhook names this sub-job and is adopted; if none comes, the reconciler
             # submits again after SUBMIT_LOST_SECONDS.
             log.warning("sub-job %s: %s; waiting for its webhook", sub_id, exc)
             return
-        await retry_or_fail(  # a 429 made no prediction: it costs no attempt
-            deps, sub_id, str(exc), retry_after=exc.retry_after, count_attempt=not exc.throttled
+        await retry_or_fail(  # a 429 made no prediction: for a while, it costs no attempt
+            deps, sub_id, str(exc), retry_after=exc.retry_after, count_attempt=not throttled
         )
         return
     await _apply(deps, sub_id, prediction, poll_n=0, store_id=True)
 
 
 async def adopt_prediction(
-    runtime: Runtime, broker: Broker, sub_id: uuid.UUID, prediction: Prediction
+    runtime: Runtime, broker: Broker, named: webhook_urls.Named, prediction: Prediction
 ) -> SubJob | None:
     """A webhook for a prediction no sub-job knows names the sub-job it was created for:
     its create's answer never arrived (the worker died in the call, or the connection
@@ -186,13 +187,17 @@ async def adopt_prediction(
     A running prediction the sub-job no longer wants (it ended, or has another) is
     canceled."""
     async with runtime.transaction() as session:
-        found = await lock_sub_job(session, sub_id)
-        if found is None or prediction.raw.get("model", found[1].model) != found[1].model:
+        found = await lock_sub_job(session, named.sub_id)
+        if found is None:
             return None
         job, sub = found
         if sub.prediction_id == prediction.id:
             return sub  # its create's answer came after all (since the caller looked)
-        wanted = sub.status is SubJobStatus.SUBMITTED and job.status in RUNNABLE
+        wanted = (
+            sub.status is SubJobStatus.SUBMITTED
+            and job.status in RUNNABLE
+            and named.attempt == sub.attempts  # not an earlier attempt's late news
+        )
         if wanted and not sub.prediction_id:
             log.warning(
                 "sub-job %s: adopting prediction %s from its webhook", sub.id, prediction.id
@@ -208,6 +213,11 @@ async def adopt_prediction(
                 job_id=f"cancel:{prediction.id}",
             )  # fmt: skip
     return None
+
+
+def _since_start(sub: SubJob) -> float:
+    """Seconds since the sub-job was first submitted (this render of it)."""
+    return time.time() - (sub.started_at or utcnow()).timestamp()
 
 
 def _age(sub: SubJob) -> float:
@@ -291,7 +301,7 @@ async def apply_webhook(deps: Deps, sub_id: uuid.UUID, body: dict[str, Any]) -> 
 
 def _poll_delay(settings: Settings, sub: SubJob, n: int) -> float:
     initial, ceiling = settings.poll_initial_seconds, settings.poll_max_seconds
-    if _webhook_url(settings, sub.provider):  # webhooks lead; polling is the safety net
+    if webhook_urls.enabled(settings, sub.provider):  # webhooks lead; polls are the safety net
         initial, ceiling = max(initial, WEBHOOK_POLL_INITIAL), max(ceiling, WEBHOOK_POLL_MAX)
     return float(min(initial * (1.5 ** min(n, 20)), ceiling))
 

@@ -5,8 +5,6 @@ the final webhook is retried."""
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy import select
 
 from db.models import SubJob
@@ -14,6 +12,7 @@ from services.broker import Broker
 from services.generation import tasks
 from services.generation.runner import adopt_prediction, record_running
 from services.generation.state import SUB_FINAL
+from services.generation.webhook_urls import Named
 from services.providers.base import Prediction
 from services.runtime import Runtime
 
@@ -23,13 +22,13 @@ async def prediction_updated(
     broker: Broker,
     prediction: Prediction,
     delivery_id: str,
-    named_sub: uuid.UUID | None = None,
+    named: Named | None = None,
 ) -> bool:
-    """Apply a verified webhook; `named_sub` is the sub-job its URL names (`?sub=`)."""
+    """Apply a verified webhook; `named` is the sub-job and attempt its URL names."""
     async with runtime.session_factory() as session:
         sub = await session.scalar(select(SubJob).where(SubJob.prediction_id == prediction.id))
-    if sub is None and named_sub is not None:  # a create whose answer we never had
-        sub = await adopt_prediction(runtime, broker, named_sub, prediction)
+    if sub is None and named is not None:  # a create whose answer we never had
+        sub = await adopt_prediction(runtime, broker, named, prediction)
     if sub is None:
         return False
     if sub.status in SUB_FINAL:

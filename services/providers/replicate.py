@@ -32,16 +32,17 @@ from services.providers.base import (
 )
 
 DEFAULT_BASE_URL = "https://api.replicate.com/v1"
-# The deliveries we act on: "logs" (it runs, and how far it got) and "completed".
-# "start" (the prediction exists, still `starting`) tells nothing the create response
-# did not, and outputs are copied once the prediction has completed, not per "output".
-WEBHOOK_EVENTS = ("logs", "completed")
+# The deliveries we act on: "start" (the prediction exists: it names the prediction of
+# a create whose answer was lost, at once), "logs" (it runs, and how far it got) and
+# "completed". Outputs are copied once the prediction has completed, not per "output".
+WEBHOOK_EVENTS = ("start", "logs", "completed")
 MAX_INLINE_RETRY_AFTER = 10.0  # seconds we are willing to wait inside one create call
 # Errors after the request was sent: the server may have acted on it. (Connecting and
 # pool errors happen before anything is sent.)
 _ANSWER_LOST = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)
-CREATE_TIMEOUT = 120.0  # a create, its 429 retries included, ends within this (the runner
-# resubmits a create that was lost only after SUBMIT_LOST_SECONDS, well beyond it)
+# One create POST gets this long to answer; with its inline 429 retries a create ends
+# within 4 x 60 + 3 x 10 s, before the runner takes it for lost (SUBMIT_LOST_SECONDS).
+CREATE_TIMEOUT = 60.0
 _DOWNLOAD_CHUNK = 1 << 20
 _RESETS_IN = re.compile(r"resets in ~?\s*(\d+(?:\.\d+)?)\s*s", re.IGNORECASE)
 
@@ -234,15 +235,7 @@ class ReplicateProvider:
             payload["webhook"] = webhook_url
             payload["webhook_events_filter"] = list(WEBHOOK_EVENTS)
         headers = {"Cancel-After": cancel_after} if cancel_after else {}
-        try:
-            async with asyncio.timeout(CREATE_TIMEOUT):
-                response = await self._create(path, payload, headers)
-        except TimeoutError as exc:
-            raise ProviderError(
-                f"Replicate create {model}: no answer in {CREATE_TIMEOUT:g} s",
-                retryable=True,
-                unsure=True,
-            ) from exc
+        response = await self._create(path, payload, headers)
         prediction = prediction_from_json(self._json(response, f"create {model}"))
         if on_progress is not None and prediction.progress is not None:
             await on_progress(prediction.progress)
@@ -255,7 +248,15 @@ class ReplicateProvider:
         the official client never retries a POST (a long one is the caller's)."""
         attempt = 0
         while True:
-            response = await self._send("POST", path, json=payload, headers=headers)
+            try:
+                async with asyncio.timeout(CREATE_TIMEOUT):
+                    response = await self._send("POST", path, json=payload, headers=headers)
+            except TimeoutError as exc:  # sent, unanswered: the prediction may exist
+                raise ProviderError(
+                    f"Replicate POST {path}: no answer in {CREATE_TIMEOUT:g} s",
+                    retryable=True,
+                    unsure=True,
+                ) from exc
             delay = retry_after(response) if response.status_code == 429 else None
             if delay is None or delay > MAX_INLINE_RETRY_AFTER:
                 return response

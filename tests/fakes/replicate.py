@@ -411,7 +411,9 @@ class FakeReplicate:
             headers = {**delivery.headers, "content-type": "application/json"}
             if self._client is None:
                 self._client = httpx.AsyncClient(timeout=10.0)
-            while delivery.attempts < self.webhook_attempts:
+            # Replicate retries the terminal delivery only; the others are sent once.
+            allowed = self.webhook_attempts if delivery.event == "completed" else 1
+            while delivery.attempts < allowed:
                 delivery.attempts += 1
                 try:
                     response = await self._client.post(delivery.url, content=body, headers=headers)

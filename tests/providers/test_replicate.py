@@ -154,7 +154,7 @@ async def test_webhook_and_deadline_are_sent(
     (call,) = fake.calls("POST", CREATE_PATH)
     assert call.headers["cancel-after"] == "5m"
     assert call.body["webhook"] == "https://example.test/hook"
-    assert call.body["webhook_events_filter"] == ["logs", "completed"]
+    assert call.body["webhook_events_filter"] == ["start", "logs", "completed"]
 
 
 @pytest.mark.parametrize("outcome", ["failed", "canceled"])
@@ -471,12 +471,12 @@ async def test_webhooks_arrive_signed_in_order(
         fake.advance(created.id)
     await fake.webhooks_sent()
 
-    # We ask for logs and completed only: no "start", no delivery per partial output.
-    assert [d.event for d in fake.deliveries] == ["logs", "logs", "completed"]
+    # We ask for start, logs and completed: no delivery per partial output.
+    assert [d.event for d in fake.deliveries] == ["start", "logs", "logs", "completed"]
     assert all(d.status == 204 and d.attempts == 1 for d in fake.deliveries)
     parsed = [replicate.parse_webhook(headers, body) for headers, body in received]
-    assert [p.status for p in parsed] == ["processing", "processing", "succeeded"]
-    assert [p.progress for p in parsed] == [0.0, 1.0, 1.0]
+    assert [p.status for p in parsed] == ["starting", "processing", "processing", "succeeded"]
+    assert [p.progress for p in parsed] == [None, 0.0, 1.0, 1.0]
     assert parsed[-1].output != []
     assert parsed[-1].id == created.id
 
@@ -576,5 +576,6 @@ async def test_fake_retries_webhooks_the_receiver_refuses(
     created = await replicate.create(MODEL, {"prompt": "x"}, webhook_url=receiver[1] + "-missing")
     fake.finish(created.id)
     await fake.webhooks_sent()
-    (delivery,) = fake.deliveries
+    started, delivery = fake.deliveries
+    assert (started.event, started.status, started.attempts) == ("start", 404, 1)
     assert (delivery.event, delivery.status, delivery.attempts) == ("completed", 404, 3)
