@@ -199,9 +199,9 @@ async def adopt_prediction(
             and named.attempt == sub.attempts  # not an earlier attempt's late news
         )
         if wanted and not sub.prediction_id:
-            log.warning(
-                "sub-job %s: adopting prediction %s from its webhook", sub.id, prediction.id
-            )
+            # Often just a race (the delivery beat the create's answer); after a lost
+            # answer, what keeps the prediction from being paid twice.
+            log.info("sub-job %s: prediction %s taken from its webhook", sub.id, prediction.id)
             sub.prediction_id = prediction.id
             sub.updated_at = utcnow()
             _schedule_poll(session, runtime, broker, sub, 0)  # the safety net, as after a create
