@@ -267,6 +267,19 @@ async def test_per_provider_concurrency_limit(
     assert fake.peak_running == 2, "never more than the limit at once"
 
 
+async def _image_job_held(
+    client: GraphQLClient, fake: FakeReplicate, samples: Samples
+) -> tuple[str, uuid.UUID]:
+    """Launch an image job and wait until its create reached the fake (which holds it):
+    the job's id and its one sub-job's."""
+    campaign = await _campaign_with_images(client, samples, 0)
+    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
+    await fake.wait_for(lambda: len(_creates(fake, IMAGE_MODEL)) == 1)
+    (sub,) = (await job(client, queued["id"]))["subJobs"]
+    assert sub["status"] == "SUBMITTED"
+    return queued["id"], decode_gid(sub["id"])
+
+
 async def _task_ended(broker: Any, task_id: str, unless: Callable[[], bool] = bool) -> None:
     """Wait until the worker is done with arq task `task_id` (or `unless()` holds)."""
     task = ArqJob(task_id, broker.pool, _queue_name=broker.queue_name)
@@ -296,22 +309,18 @@ async def test_a_second_run_leaves_a_create_under_way_alone(
     client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples
 ) -> None:
     fake.hold_creates()
-    campaign = await _campaign_with_images(client, samples, 0)
-    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
-    await fake.wait_for(lambda: len(_creates(fake, IMAGE_MODEL)) == 1)
-    (sub,) = (await job(client, queued["id"]))["subJobs"]
-    assert sub["status"] == "SUBMITTED"
+    job_id, sub_id = await _image_job_held(client, fake, samples)
 
     # What the reconciler does for a sub-job it takes for lost: run it again, under
     # another task id than the one still creating its prediction.
     broker = app.state.broker
-    duplicate = f"run:{decode_gid(sub['id'])}:again"
-    assert await broker.enqueue(tasks.RUN_SUB_JOB, str(decode_gid(sub["id"])), job_id=duplicate)
+    duplicate = f"run:{sub_id}:again"
+    assert await broker.enqueue(tasks.RUN_SUB_JOB, str(sub_id), job_id=duplicate)
     await _task_ended(broker, duplicate, unless=lambda: len(_creates(fake, IMAGE_MODEL)) > 1)
     assert len(_creates(fake, IMAGE_MODEL)) == 1, "the second run must not create again"
 
     fake.release_creates()
-    done = await wait_for_job(client, app, queued["id"])
+    done = await wait_for_job(client, app, job_id)
     assert done["status"] == "SUCCEEDED", done["subJobs"]
     assert done["subJobs"][0]["attempts"] == 1
     assert len(fake.predictions) == 1, "one prediction paid for"
@@ -322,11 +331,8 @@ async def test_a_create_whose_answer_was_lost_is_adopted_from_its_webhook(
 ) -> None:
     fake.models[IMAGE_MODEL].mode = "manual"
     fake.hold_answers()
-    campaign = await _campaign_with_images(client, samples, 0)
-    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
+    job_id, sub_id = await _image_job_held(client, fake, samples)
     await fake.wait_for(lambda: len(fake.predictions) == 1)
-    (sub,) = (await job(client, queued["id"]))["subJobs"]
-    sub_id = decode_gid(sub["id"])
     named = parse_qs(urlsplit(_creates(fake, IMAGE_MODEL)[0].body["webhook"]).query)
     assert (named["sub"], named["try"]) == ([str(sub_id)], ["1"]), "it names sub-job and try"
 
@@ -339,7 +345,7 @@ async def test_a_create_whose_answer_was_lost_is_adopted_from_its_webhook(
     (prediction_id,) = fake.predictions
     fake.finish(prediction_id, "succeeded")  # its signed webhook names the sub-job
 
-    done = await wait_for_job(client, app, queued["id"], timeout=30)
+    done = await wait_for_job(client, app, job_id, timeout=30)
     assert done["status"] == "SUCCEEDED", done["subJobs"]
     assert done["subJobs"][0]["attempts"] == 1
     assert len(_creates(fake, IMAGE_MODEL)) == 1, "followed, not paid for again"
@@ -349,11 +355,7 @@ async def test_only_a_signed_name_of_the_waiting_attempt_adopts(
     client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples
 ) -> None:
     fake.hold_creates()  # the sub-job waits for its create's answer, with no prediction
-    campaign = await _campaign_with_images(client, samples, 0)
-    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
-    await fake.wait_for(lambda: len(_creates(fake, IMAGE_MODEL)) == 1)
-    (sub,) = (await job(client, queued["id"]))["subJobs"]
-    sub_id = decode_gid(sub["id"])
+    job_id, sub_id = await _image_job_held(client, fake, samples)
     settings = app.state.runtime.settings
     current = webhook_urls.webhook_url(settings, "replicate", sub_id, 1)
     earlier = webhook_urls.webhook_url(settings, "replicate", sub_id, 0)
@@ -373,7 +375,7 @@ async def test_only_a_signed_name_of_the_waiting_attempt_adopts(
     assert not fake.calls("POST", "/v1/predictions/forged-name/cancel")
 
     fake.release_creates()
-    done = await wait_for_job(client, app, queued["id"], timeout=30)
+    done = await wait_for_job(client, app, job_id, timeout=30)
     assert done["status"] == "SUCCEEDED", done["subJobs"]
     assert len(_creates(fake, IMAGE_MODEL)) == 1
 
@@ -390,16 +392,13 @@ async def test_creates_that_keep_getting_lost_end_the_sub_job(
     monkeypatch.setattr(settings, "public_url", None)  # no webhook will name the prediction
     monkeypatch.setattr(runner, "SUBMIT_LOST_SECONDS", 0)  # every create is "long lost"
     fake.hold_answers()
-    campaign = await _campaign_with_images(client, samples, 0)
-    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
+    job_id, sub_id = await _image_job_held(client, fake, samples)
     await fake.wait_for(lambda: len(fake.predictions) == 1)
-    (sub,) = (await job(client, queued["id"]))["subJobs"]
-    sub_id = decode_gid(sub["id"])
     # The reconciler's second run finds the only attempt's create unanswered: it fails
     # the sub-job rather than create again, and again.
     broker = app.state.broker
     await broker.enqueue(tasks.RUN_SUB_JOB, str(sub_id), job_id=f"run:{sub_id}:again")
-    done = await wait_for_job(client, app, queued["id"], timeout=30)
+    done = await wait_for_job(client, app, job_id, timeout=30)
     fake.release_creates()
     assert done["status"] == "FAILED"
     assert (done["subJobs"][0]["errorCode"], done["subJobs"][0]["attempts"]) == (
