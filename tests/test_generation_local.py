@@ -135,19 +135,19 @@ async def test_pair_video_end_to_end(
 
 
 async def test_a_join_that_runs_too_long_fails_the_job(
-    tenant: GraphQLClient, app: Starlette, campaign: str, samples: Samples
+    tenant: GraphQLClient,
+    app: Starlette,
+    campaign: str,
+    samples: Samples,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = app.state.runtime.settings
-    limit, settings.combine_timeout_seconds = settings.combine_timeout_seconds, 0.001
-    try:
-        await _images(tenant, campaign, samples, 2)
-        queued = await launch(
-            tenant, PAIR_VIDEO, campaignId=campaign, numPairs=1, clipDuration=2,
-            resolution="480p", transition="fade",
-        )  # fmt: skip
-        done = await wait_for_job(tenant, app, queued["id"])
-    finally:
-        settings.combine_timeout_seconds = limit
+    monkeypatch.setattr(app.state.runtime.settings, "combine_timeout_seconds", 0.001)
+    await _images(tenant, campaign, samples, 2)
+    queued = await launch(
+        tenant, PAIR_VIDEO, campaignId=campaign, numPairs=1, clipDuration=2,
+        resolution="480p", transition="fade",
+    )  # fmt: skip
+    done = await wait_for_job(tenant, app, queued["id"])
     assert done["status"] == "FAILED"
     assert done["errorCode"] == "COMBINE_FAILED"
     assert "combining took longer than 0.001 s" in done["error"]

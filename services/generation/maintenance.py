@@ -28,16 +28,17 @@ OPEN_SUB = (
 async def cancel_predictions(
     deps: Deps, job_id: uuid.UUID, unwanted: Sequence[Sequence[str]] = ()
 ) -> int:
-    """Cancel the predictions of the job's canceled sub-jobs, and the `unwanted` ones
-    ((provider, prediction id) pairs no sub-job keeps, such as a lost create's)."""
-    async with deps.runtime.session_factory() as session:
-        stmt = select(SubJob).where(
-            SubJob.job_id == job_id,
-            SubJob.status == SubJobStatus.CANCELED,
-            SubJob.prediction_id.is_not(None),
-        )
-        targets = [(s.provider, s.prediction_id) for s in await session.scalars(stmt)]
-    targets += [(provider, prediction_id) for provider, prediction_id in unwanted]
+    """Cancel the predictions of the job's canceled sub-jobs; with `unwanted` given,
+    only those ((provider, prediction id) pairs nobody wants, such as a lost create's)."""
+    targets: list[tuple[str, str | None]] = [(p, i) for p, i in unwanted]
+    if not targets:
+        async with deps.runtime.session_factory() as session:
+            stmt = select(SubJob).where(
+                SubJob.job_id == job_id,
+                SubJob.status == SubJobStatus.CANCELED,
+                SubJob.prediction_id.is_not(None),
+            )
+            targets = [(s.provider, s.prediction_id) for s in await session.scalars(stmt)]
     canceled = 0
     for provider, prediction_id in targets:
         assert prediction_id is not None

@@ -41,7 +41,6 @@ from services.generation.state import (
 from services.providers.base import Prediction, PredictionStatus, ProviderError
 from services.runtime import Runtime
 from services.settings import Settings
-from services.uow import after_commit
 
 log = logging.getLogger(__name__)
 RUNNABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -207,11 +206,7 @@ async def adopt_prediction(
             _schedule_poll(session, runtime, broker, sub, 0)  # the safety net, as after a create
             return sub
         if not prediction.status.terminal:
-            unwanted = [[sub.provider, prediction.id]]
-            enqueue_after_commit(
-                session, broker, tasks.CANCEL_PREDICTIONS, str(job.id), unwanted,
-                job_id=f"cancel:{prediction.id}",
-            )  # fmt: skip
+            cancel_after_commit(session, broker, job, sub.provider, prediction.id)
     return None
 
 
@@ -398,7 +393,7 @@ async def _apply(
             return  # late news of an earlier attempt's prediction
         if sub.status in SUB_FINAL or job.status not in RUNNABLE:
             if store_id and not status.terminal:
-                cancel_after_commit(session, deps, sub.provider, prediction.id)
+                cancel_after_commit(session, deps.broker, job, sub.provider, prediction.id)
             return
         if status is PredictionStatus.SUCCEEDED:
             if sub.status is SubJobStatus.DOWNLOADING and _age(sub) < 60:
@@ -418,18 +413,14 @@ async def _apply(
 
 
 def cancel_after_commit(
-    session: AsyncSession, deps: Deps, provider: str, prediction_id: str
+    session: AsyncSession, broker: Broker, job: Job, provider: str, prediction_id: str
 ) -> None:
-    """Cancel a prediction nobody wants once its id is stored: a failing cancel must not
-    undo the write that remembers the prediction."""
-
-    async def cancel() -> None:
-        try:
-            await deps.provider(provider).cancel(prediction_id)
-        except ProviderError as exc:
-            log.warning("could not cancel prediction %s: %s", prediction_id, exc)
-
-    after_commit(session, cancel)
+    """Have a worker cancel a prediction nobody wants, once this transaction (which may
+    remember it) has committed: a failing cancel must not undo that write."""
+    enqueue_after_commit(
+        session, broker, tasks.CANCEL_PREDICTIONS, str(job.id), [[provider, prediction_id]],
+        job_id=f"cancel:{prediction_id}",
+    )  # fmt: skip
 
 
 async def _download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> None:
