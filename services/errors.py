@@ -14,6 +14,7 @@ class ErrorCode(enum.StrEnum):
     FILE_TOO_LARGE = "FILE_TOO_LARGE"
     CONFLICT = "CONFLICT"
     BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
+    RATE_LIMITED = "RATE_LIMITED"
 
 
 class ServiceError(Exception):
@@ -25,7 +26,7 @@ class ServiceError(Exception):
         self.field = field
 
     @property
-    def extensions(self) -> dict[str, str | None]:
+    def extensions(self) -> dict[str, object]:
         """Read by graphql-core when this surfaces as a GraphQL error (queries)."""
         return {"code": self.code.value, "field": self.field}
 
@@ -60,3 +61,15 @@ class Conflict(ServiceError):
 
 class BudgetExceeded(ServiceError):
     code = ErrorCode.BUDGET_EXCEEDED
+
+
+class RateLimited(ServiceError):
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {**super().extensions, "retryAfter": self.retry_after}

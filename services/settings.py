@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -85,6 +85,52 @@ class Settings(BaseSettings):
     )
     eta_sample_size: int = 50
     eta_cache_seconds: float = 60.0
+
+    # Hostile input: every document, body and medium is bounded before it costs much.
+    max_query_depth: int = Field(default=12, description="Deepest selection a document may nest.")
+    max_query_aliases: int = Field(default=50, description="Aliased fields per document.")
+    max_fragment_spreads: int = Field(default=200, description="Fragment spreads per document.")
+    max_query_tokens: int = Field(default=10_000, description="Lexical tokens per document.")
+    max_query_cost: int = Field(
+        default=50_000,
+        description="Per operation: every field costs 1 times the page sizes of the lists "
+        "around it (`first`, else the default page size).",
+    )
+    introspection: bool = Field(default=True, description="Serve __schema/__type queries.")
+    graphiql: bool = Field(default=True, description="Serve GraphiQL at /graphql in a browser.")
+    max_request_bytes: int = Field(
+        default=1024 * 1024, description="Largest JSON or GET GraphQL request (not uploads)."
+    )
+    max_webhook_bytes: int = Field(default=1024 * 1024, description="Largest webhook body.")
+    max_image_pixels: int = Field(
+        default=50_000_000, description="Largest image (width x height) accepted or decoded."
+    )
+    rate_limits: bool = Field(default=True, description="Enforce the rate limits below.")
+    rate_limit_requests: str = Field(
+        default="1200/minute", description="HTTP requests and WebSocket connects per API key."
+    )
+    rate_limit_anonymous: str = Field(
+        default="120/minute", description="Requests per client address (keyed or not)."
+    )
+    rate_limit_images: str = Field(default="10/minute", description="Image launches per key.")
+    rate_limit_videos: str = Field(
+        default="5/minute", description="Video launches (clips, pair videos) per key."
+    )
+    rate_limit_audio: str = Field(default="10/minute", description="Audio launches per key.")
+    rate_limit_uploads: str = Field(default="60/minute", description="Uploads per key.")
+    worker_heartbeat_seconds: float = Field(
+        default=10.0, description="How often a worker says it is alive."
+    )
+    worker_dead_seconds: float = Field(
+        default=45.0,
+        description="A worker silent this long is dead: its sub-jobs resume on another.",
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        """Made absolute once, here: a relative default would follow the process's cwd."""
+        return value.expanduser().resolve()
 
     @property
     def embedded(self) -> bool:
