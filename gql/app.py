@@ -24,7 +24,7 @@ from gql.live.feeds import Live
 from gql.live.hub import Hub
 from gql.request_id import RequestIdMiddleware
 from gql.routes import health, media
-from gql.schema import schema
+from gql.schema import build_schema
 from gql.view import GraphQLView
 from gql.webhooks import replicate_webhook
 from jobs.broker import ArqBroker
@@ -39,7 +39,7 @@ log = logging.getLogger("reelgraph")
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    view = GraphQLView(schema, settings=settings)
+    view = GraphQLView(build_schema(settings), settings=settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

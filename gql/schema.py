@@ -21,6 +21,7 @@ from gql.types.campaigns import Campaign
 from gql.types.clients import Client
 from gql.types.errors import UserError
 from gql.types.jobs import Job
+from services.settings import Settings
 
 
 @strawberry.type
@@ -37,7 +38,8 @@ class DepthLimit(AddValidationRules):
         super().__init__([DEPTH_LIMIT])
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema an app serves; `settings` sets its limits (defaults when None)."""
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
