@@ -21,7 +21,9 @@ async def mutate(info: Info, work: Callable[[AsyncSession, Viewer], Awaitable[T]
     viewer = info.context.require_viewer()
     try:
         # Not runtime.transaction(): an upload stages and probes its file inside this unit
-        # of work, and on SQLite the write lock is only taken at its first write.
+        # of work, and on SQLite the write lock is only taken at its first write. So a
+        # check that must read under that lock begins with a write: a budget check locks
+        # its campaign with a no-op UPDATE (services.generation.budget.lock_campaign).
         async with unit_of_work(info.context.runtime.session_factory) as session:
             return await work(session, viewer)
     except ServiceError as exc:

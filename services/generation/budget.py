@@ -1,15 +1,24 @@
-"""Budgets: a launch that would take a campaign past its budget is refused."""
+"""Budgets: a launch that would take a campaign past its budget is refused.
+
+Money is atomic on both databases because a check runs under the campaign's row lock,
+taken as a write (`lock_campaign`): on PostgreSQL concurrent spenders of one campaign
+queue on the row; on SQLite the write starts the database's single write transaction
+at once (as `BEGIN IMMEDIATE` would), so the spend is summed with no other writer, in
+this process or another, between the check and the commit. (SQLite ignores `SELECT ...
+FOR UPDATE`, and its driver runs reads that come before a transaction's first write
+outside the transaction, so a locking read would lock nothing there.)
+Lock order: a job's sub-jobs, then the job, then its campaign."""
 
 from __future__ import annotations
 
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Campaign, Job, JobStatus
-from services.errors import BudgetExceeded
+from services.errors import BudgetExceeded, NotFound
 
 FINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
 
@@ -28,19 +37,25 @@ async def committed_spend(session: AsyncSession, campaign_id: uuid.UUID) -> Deci
 
 
 async def lock_campaign(session: AsyncSession, campaign_id: uuid.UUID) -> Campaign | None:
-    """The campaign row, locked for this transaction (concurrent launches queue up)."""
+    """The campaign row, locked until this transaction ends (concurrent spenders queue
+    up). The lock is a no-op write, which leaves `updated_at` alone."""
     stmt = (
-        select(Campaign)
+        update(Campaign)
         .where(Campaign.id == campaign_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        .values(updated_at=Campaign.updated_at)
+        .returning(Campaign)
     )
-    return await session.scalar(stmt)
+    return await session.scalar(stmt, execution_options={"populate_existing": True})
 
 
-async def check_budget(session: AsyncSession, campaign: Campaign, extra: Decimal) -> None:
+async def check_budget(session: AsyncSession, campaign_id: uuid.UUID, extra: Decimal) -> Campaign:
+    """Lock the campaign and refuse `extra` dollars more if they do not fit; the rows that
+    spend them are written in this transaction, before the lock is let go at its end."""
+    campaign = await lock_campaign(session, campaign_id)
+    if campaign is None:
+        raise NotFound("no such campaign", field="campaignId")
     if campaign.budget_usd is None:
-        return
+        return campaign
     spent = await committed_spend(session, campaign.id)
     if spent + extra > campaign.budget_usd:
         remaining = max(Decimal(0), campaign.budget_usd - spent)
@@ -49,3 +64,4 @@ async def check_budget(session: AsyncSession, campaign: Campaign, extra: Decimal
             f"${campaign.budget_usd} budget left",
             field="campaignId",
         )
+    return campaign

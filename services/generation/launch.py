@@ -87,9 +87,7 @@ async def launch(
     session: AsyncSession, broker: Broker, viewer: Viewer, req: GenerationRequest, provider: str
 ) -> Job:
     plan = await make_plan(session, viewer, req)
-    campaign = await lock_campaign(session, plan.campaign.id)
-    assert campaign is not None
-    await check_budget(session, campaign, plan.total)
+    campaign = await check_budget(session, plan.campaign.id, plan.total)
     job = Job(
         campaign_id=campaign.id,
         kind=plan.kind,
@@ -163,12 +161,10 @@ async def approve_job(
     subs = await sub_jobs_of(session, job.id)
     if pairs is not None:
         subs = await _replace_pairs(session, job, subs, pairs)
-    campaign = await lock_campaign(session, job.campaign_id)
-    assert campaign is not None
     new_estimate = sum(
         (catalog.estimate(catalog.MODELS[s.model], s.input) for s in subs), Decimal(0)
     )
-    await check_budget(session, campaign, new_estimate - job.cost_estimate_usd)
+    await check_budget(session, job.campaign_id, new_estimate - job.cost_estimate_usd)
     job.cost_estimate_usd = new_estimate
     await set_job_status(session, broker, job, JobStatus.RUNNING, message="storyboard approved")
     _enqueue_runnable(session, broker, subs)
@@ -233,7 +229,7 @@ async def rerun_sub_job(
         text = branded_prompt(clean_prompt(prompt), client, campaign)
         sub.input = {**sub.input, "prompt": text}
     extra = catalog.estimate(catalog.MODELS[sub.model], sub.input)
-    await check_budget(session, campaign, extra)
+    await check_budget(session, campaign.id, extra)
     job.cost_estimate_usd += extra
     sub.prediction_id = None
     sub.attempts = 0
