@@ -13,8 +13,11 @@ from db.models import Asset, AssetKind, AssetOrigin
 from services.campaigns import get_campaign
 from services.clients import get_client
 from services.errors import InvalidInput, NotFound, UnsupportedFile
-from services.media.probe import ProbeError, probe
-from services.media.sniff import sniff
+from services.media.documents import count_pages
+from services.media.images import check_image
+from services.media.limits import ProbeError, TooManyPixels, run_decoder
+from services.media.probe import probe
+from services.media.sniff import Sniffed, sniff
 from services.pagination import Page, PageArgs, count_by_parent, fetch_pages_by_parent
 from services.storage import LocalStorage, StagedBlob
 from services.uow import on_rollback
@@ -78,6 +81,7 @@ async def upload_asset(
     filename: str | None,
     chunks: AsyncIterator[bytes],
     max_bytes: int,
+    max_pixels: int,
 ) -> Asset:
     """Store an upload under a campaign (or a client, for logos) after checking its bytes."""
     if (campaign_id is None) == (client_id is None):
@@ -96,7 +100,7 @@ async def upload_asset(
     asset = await store(
         session,
         storage,
-        await inspect(storage, staged),
+        await inspect(storage, staged, max_pixels=max_pixels),
         client_id=owner_id,
         campaign_id=campaign_id,
         filename=filename,
@@ -116,10 +120,13 @@ class Inspected:
     width: int | None
     height: int | None
     duration_seconds: float | None
+    page_count: int | None = None  # PDFs (not stored yet: the Asset row has no column)
 
 
-async def inspect(storage: LocalStorage, staged: StagedBlob) -> Inspected:
-    """Type the bytes by their magic and probe the media; discard them when unusable."""
+async def inspect(storage: LocalStorage, staged: StagedBlob, *, max_pixels: int) -> Inspected:
+    """Type the bytes by their magic, then open them with their decoder: Pillow for
+    images (size from the header first), PyAV for video and audio, pypdf for PDFs.
+    Anything a decoder refuses is discarded before a row or a blob is written."""
     try:
         if staged.size == 0:
             raise UnsupportedFile("is empty", field="file")
@@ -128,23 +135,37 @@ async def inspect(storage: LocalStorage, staged: StagedBlob) -> Inspected:
             raise UnsupportedFile(
                 "is not a supported image, video, audio or PDF file", field="file"
             )
-        kind = sniffed.kind
-        width = height = None
-        duration = None
-        if kind is not AssetKind.DOCUMENT:
-            try:
-                info = await probe(staged.path)
-            except ProbeError:
-                raise UnsupportedFile(
-                    f"looks like {sniffed.mime_type} but cannot be decoded", field="file"
-                ) from None
-            if kind is AssetKind.VIDEO and not info.has_video and info.has_audio:
-                kind = AssetKind.AUDIO
-            width, height = info.width, info.height
-            duration = None if kind is AssetKind.IMAGE else info.duration_seconds
+        try:
+            inspected = await _decode(staged, sniffed, max_pixels)
+        except TooManyPixels as exc:
+            raise UnsupportedFile(str(exc), field="file") from None
+        except ProbeError:
+            raise UnsupportedFile(
+                f"looks like {sniffed.mime_type} but cannot be decoded", field="file"
+            ) from None
     except BaseException:
         storage.discard(staged)
         raise
+    return inspected
+
+
+async def _decode(staged: StagedBlob, sniffed: Sniffed, max_pixels: int) -> Inspected:
+    kind = sniffed.kind
+    width = height = pages = None
+    duration = None
+    if kind is AssetKind.IMAGE:
+        image = await run_decoder(
+            check_image, staged.path, sniffed.mime_type, max_pixels=max_pixels
+        )
+        width, height = image.width, image.height
+    elif kind is AssetKind.DOCUMENT:
+        pages = await run_decoder(count_pages, staged.path)
+    else:
+        info = await probe(staged.path, max_pixels=max_pixels)
+        if kind is AssetKind.VIDEO and not info.has_video and info.has_audio:
+            kind = AssetKind.AUDIO
+        width, height = info.width, info.height
+        duration = info.duration_seconds
     return Inspected(
         staged=staged,
         kind=kind,
@@ -153,6 +174,7 @@ async def inspect(storage: LocalStorage, staged: StagedBlob) -> Inspected:
         width=width,
         height=height,
         duration_seconds=duration,
+        page_count=pages,
     )
 
 

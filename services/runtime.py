@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.engine import create_engine, create_session_factory
+from services.media.images import guard_pillow
 from services.media_urls import MediaUrlSigner
 from services.settings import Settings
 from services.storage import LocalStorage
@@ -28,6 +29,7 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        guard_pillow(settings.max_image_pixels)  # any Image.open in this process, API or worker
         engine = create_engine(settings.sqlalchemy_url, echo=settings.sql_echo)
         return cls(
             settings=settings,

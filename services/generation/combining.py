@@ -68,7 +68,9 @@ async def combine_job(deps: Deps, job_id: uuid.UUID) -> None:
                 await _fail(deps, job_id, f"combining took longer than {limit:g} s")
                 return
             staged = await storage.stage_file(work / "final.mp4")
-            inspected = await assets.inspect(storage, staged)
+            inspected = await assets.inspect(
+                storage, staged, max_pixels=deps.runtime.settings.max_image_pixels
+            )
         except (MediaError, ValueError, ServiceError) as exc:
             await _fail(deps, job_id, f"combining failed: {exc}")
             return
