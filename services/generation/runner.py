@@ -5,10 +5,15 @@ poll task that re-enqueues itself, or from webhooks: a running prediction's news
 written where the webhook arrives (`record_running`), an ended one becomes an
 `apply_webhook` task. A rerun finds the stored prediction id and resumes it instead of
 paying for a new one.
+
+The work a worker does inside itself (a create, which for the local provider is the
+whole render, and a download) is claimed in `liveness` first; when that worker dies,
+`resume_lost` picks the sub-job up on another within about `worker_dead_seconds`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import time
@@ -25,6 +30,7 @@ from services.broker import Broker, enqueue_after_commit
 from services.errors import ServiceError
 from services.generation import tasks, webhook_urls
 from services.generation.deps import Deps
+from services.generation.liveness import SUB_JOB, Claim, Liveness
 from services.generation.prompts import brand_colours
 from services.generation.state import (
     PROGRESS_THROTTLE,
@@ -44,6 +50,9 @@ from services.settings import Settings
 
 log = logging.getLogger(__name__)
 RUNNABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
+# Without a prediction id, a sub-job in these has a create under way (a local render
+# is `processing` inside its create).
+CREATING = (SubJobStatus.SUBMITTED, SubJobStatus.PROCESSING)
 HEARTBEAT_SECONDS = 20  # a running sub-job's row is touched at least this often
 # With webhooks, polls only catch a lost delivery (Replicate retries the final one):
 # the first after 5 s, then backing off to one every 30 s.
@@ -67,12 +76,21 @@ async def _locked(session: AsyncSession, sub_id: uuid.UUID) -> tuple[Job, SubJob
     return None if job is None else (job, found[1])
 
 
-def _progress_reporter(deps: Deps, sub_id: uuid.UUID) -> Any:
+def _progress_reporter(deps: Deps, sub_id: uuid.UUID, attempt: int) -> Any:
+    """Progress of a create that works while it runs (the local provider renders inside
+    it): the first tick says the sub-job is `processing`."""
+
     async def report(fraction: float) -> None:
         async with deps.transaction() as session:
             found = await lock_sub_job(session, sub_id)
-            if found is not None:
-                await report_progress(session, deps.broker, found[0], found[1], fraction)
+            if found is None:
+                return
+            job, sub = found
+            if sub.attempts != attempt or job.status not in RUNNABLE:
+                return  # an attempt given up on (its worker was taken for dead)
+            if sub.status is SubJobStatus.SUBMITTED and fraction > 0:
+                await set_sub_status(session, deps.broker, job, sub, SubJobStatus.PROCESSING)
+            await report_progress(session, deps.broker, job, sub, fraction)
 
     return report
 
@@ -120,7 +138,10 @@ def _asset_url(deps: Deps, provider: str, asset: Asset) -> str:
     return f"data:{asset.mime_type};base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
+async def run_sub_job(deps: Deps, sub_id: uuid.UUID, owner: Liveness | None = None) -> None:
+    """`owner`: the running worker's liveness, which claims the sub-job while this task
+    works on it in-process, so that it resumes elsewhere should this worker die."""
+    claim: Claim | None = None
     async with deps.transaction() as session:
         # The sub-job's lock only: siblings submit in parallel, and the job row is locked
         # just while the event is written (a failure here ends the sub-job after that).
@@ -130,7 +151,7 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
         job, sub = found
         if job.status not in RUNNABLE or sub.status in SUB_FINAL:
             return
-        if sub.status is SubJobStatus.SUBMITTED and not sub.prediction_id:
+        if sub.status in CREATING and not sub.prediction_id:
             if _age(sub) < SUBMIT_LOST_SECONDS:
                 return  # another task is creating its prediction
             if sub.attempts >= deps.runtime.settings.max_attempts:
@@ -140,6 +161,8 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
             log.warning("sub-job %s: its create was lost; submitting again", sub.id)
         resume = bool(sub.prediction_id)
         submission = None if resume else await _prepare_submission(session, deps, job, sub)
+        if submission is not None and owner is not None:
+            claim = await owner.claim(SUB_JOB, sub.id, sub.attempts)  # before `submitted` commits
     if resume:  # a rerun after a crash: poll the stored prediction, never pay twice
         for n in (0, 1):
             if await deps.broker.enqueue(
@@ -149,7 +172,23 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
         return
     if submission is None:
         return
-    spec, provider_input = submission
+    stopping = False
+    try:
+        await _create(deps, sub, *submission)
+    except asyncio.CancelledError:
+        stopping = True  # the worker is stopping: the claim stays, and another resumes it
+        raise
+    finally:
+        if claim is not None and owner is not None and not stopping:
+            await owner.release(claim)
+
+
+async def _create(
+    deps: Deps, sub: SubJob, spec: catalog.ModelSpec, provider_input: dict[str, Any]
+) -> None:
+    """Create the attempt's prediction, store its id, and follow it (download at once
+    when it has already succeeded, as a local render has)."""
+    sub_id, attempt = sub.id, sub.attempts
     provider = deps.provider(sub.provider)
     try:
         async with deps.slot(sub.provider):
@@ -160,7 +199,7 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
                     deps.runtime.settings, sub.provider, sub.id, sub.attempts
                 ),
                 cancel_after=deps.runtime.settings.prediction_deadline,
-                on_progress=_progress_reporter(deps, sub_id),
+                on_progress=_progress_reporter(deps, sub_id, attempt),
             )
     except ProviderError as exc:
         throttled = exc.throttled and _since_start(sub) < THROTTLE_PATIENCE_SECONDS
@@ -174,7 +213,40 @@ async def run_sub_job(deps: Deps, sub_id: uuid.UUID) -> None:
             deps, sub_id, str(exc), retry_after=exc.retry_after, count_attempt=not throttled
         )
         return
-    await _apply(deps, sub_id, prediction, poll_n=0, store_id=True)
+    await _apply(deps, sub_id, prediction, poll_n=0, store_id=True, attempt=attempt)
+
+
+async def resume_lost(
+    session: AsyncSession, deps: Deps, job: Job, sub: SubJob, reason: str
+) -> bool:
+    """Under the sub-job's lock: the worker that worked on it is gone. A stored
+    prediction is followed (never paid for twice); a create that died with its worker is
+    made again only where that is free (a local render: rendering again is the resume),
+    and counts as an attempt, so a render that kills its workers ends. A paid create is
+    left to the SUBMIT_LOST_SECONDS rule: it may have reached the provider. Returns
+    whether the sub-job was resumed."""
+    if sub.prediction_id:
+        enqueue_after_commit(
+            session, deps.broker, tasks.RUN_SUB_JOB, str(sub.id),
+            job_id=f"{tasks.run_id(sub)}:resume",
+        )  # fmt: skip
+        return True
+    if not getattr(deps.providers.get(sub.provider), "rerun_is_free", False):
+        log.warning("sub-job %s: %s during a create; waiting for its answer", sub.id, reason)
+        return False
+    if sub.attempts >= deps.runtime.settings.max_attempts:
+        await _fail_now(
+            session, deps, job, sub, f"{reason} ({sub.attempts} attempts)", "WORKER_LOST"
+        )
+        return True
+    await set_sub_status(
+        session, deps.broker, job, sub, SubJobStatus.QUEUED,
+        message=f"attempt {sub.attempts} stopped: {reason}; rendering again",
+    )  # fmt: skip
+    enqueue_after_commit(
+        session, deps.broker, tasks.RUN_SUB_JOB, str(sub.id), job_id=tasks.run_id(sub)
+    )
+    return True
 
 
 async def adopt_prediction(
@@ -193,7 +265,7 @@ async def adopt_prediction(
         if sub.prediction_id == prediction.id:
             return sub  # its create's answer came after all (since the caller looked)
         wanted = (
-            sub.status is SubJobStatus.SUBMITTED
+            sub.status in CREATING
             and job.status in RUNNABLE
             and named.attempt == sub.attempts  # not an earlier attempt's late news
         )
@@ -376,17 +448,28 @@ async def _note_running(
 
 
 async def _apply(
-    deps: Deps, sub_id: uuid.UUID, prediction: Prediction, *, poll_n: int | None, store_id: bool
+    deps: Deps,
+    sub_id: uuid.UUID,
+    prediction: Prediction,
+    *,
+    poll_n: int | None,
+    store_id: bool,
+    attempt: int | None = None,
 ) -> None:
-    """Record what the provider says when a prediction was just created (`store_id`) or
-    has ended; download at once when it has succeeded. `poll_n` None (a webhook)
-    applies the news without scheduling a poll."""
+    """Record what the provider says when a prediction was just created (`store_id`, by
+    `attempt`) or has ended; download at once when it has succeeded. `poll_n` None (a
+    webhook) applies the news without scheduling a poll."""
     status = prediction.status
     async with deps.transaction() as session:
         found = await lock_sub_job(session, sub_id)
         if found is None:
             return
         job, sub = found
+        if store_id and prediction.id != sub.prediction_id and _given_up(sub, attempt):
+            # This worker was taken for dead and the sub-job moved on without it.
+            if not status.terminal:
+                cancel_after_commit(session, deps.broker, job, sub.provider, prediction.id)
+            return
         if store_id:
             sub.prediction_id = prediction.id
         elif prediction.id != sub.prediction_id:
@@ -410,6 +493,13 @@ async def _apply(
     else:
         reason = prediction.error or f"the prediction was {status.value}"
         await retry_or_fail(deps, sub_id, reason)
+
+
+def _given_up(sub: SubJob, attempt: int | None) -> bool:
+    """Whether the attempt that made a prediction is no longer the sub-job's own."""
+    if attempt is None:
+        return False
+    return sub.attempts != attempt or sub.status is SubJobStatus.QUEUED
 
 
 def cancel_after_commit(
@@ -442,7 +532,9 @@ async def _download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> No
         return
     try:
         try:  # probe before taking the job's lock: other sub-jobs keep moving meanwhile
-            inspected: assets.Inspected | None = await assets.inspect(storage, staged)
+            inspected: assets.Inspected | None = await assets.inspect(
+                storage, staged, max_pixels=deps.runtime.settings.max_image_pixels
+            )
             bad_output = None
         except ServiceError as exc:
             inspected, bad_output = None, exc.message

@@ -34,6 +34,9 @@ def file_path(url: str) -> Path:
 
 class LocalProvider:
     name = "local"
+    # Its create is the render and costs nothing: one that died with its worker is
+    # resumed by rendering again (`runner.resume_lost`).
+    rerun_is_free = True
 
     def __init__(self, work_dir: Path) -> None:
         self.work_dir = work_dir
