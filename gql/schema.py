@@ -5,11 +5,18 @@ from __future__ import annotations
 import functools
 
 import strawberry
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
-from strawberry.extensions.query_depth_limiter import create_validator
+from graphql import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+from strawberry.utils.logging import StrawberryLogger
 
-from gql.errors import MaskUnexpectedErrors
+from gql.errors import MaskUnexpectedErrors, is_unexpected, log
 from gql.execution import LeafFastExecutionContext
+from gql.limits import LimitedParserCache, Limits, QueryLimitsExtension, validation_rules
 from gql.mutations.assets import AssetMutations
 from gql.mutations.campaigns import CampaignMutations
 from gql.mutations.clients import ClientMutations
@@ -29,26 +36,37 @@ class Mutation(ClientMutations, CampaignMutations, AssetMutations, GenerationMut
     pass
 
 
-# Built once: a rule class made per request would defeat the ValidationCache's key.
-DEPTH_LIMIT = create_validator(max_depth=12, should_ignore=None)
-
-
-class DepthLimit(AddValidationRules):
-    def __init__(self) -> None:
-        super().__init__([DEPTH_LIMIT])
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Only unexpected errors are logged at ERROR: a client's own (syntax, validation,
+        refused limits, service errors) are routine, and a flood of refused documents must
+        not become a flood of error logs with tracebacks."""
+        for error in errors:
+            if is_unexpected(error):
+                StrawberryLogger.error(error, execution_context)
+            else:
+                log.debug("client error: %s", error.message)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    """The schema an app serves; `settings` sets its limits (defaults when None)."""
-    return strawberry.Schema(
+    """The schema an app serves; `settings` sets its limits (the defaults when None, read
+    from the field defaults, not the environment). See gql.limits for what is bounded."""
+    limits = Limits.of(settings) if settings is not None else Limits.of(Settings.model_construct())
+    # Built once per schema: a rule class made per request would defeat the ValidationCache.
+    rules = validation_rules(limits)
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Client, Campaign, Asset, Job, UserError],
         extensions=[
-            functools.partial(ParserCache, maxsize=512),
+            functools.partial(MaxTokensLimiter, max_token_count=limits.tokens),
+            functools.partial(LimitedParserCache, limits, maxsize=512),
             functools.partial(ValidationCache, maxsize=512),
-            DepthLimit,
+            functools.partial(AddValidationRules, rules),
+            functools.partial(QueryLimitsExtension, limits),
             MaskUnexpectedErrors,
         ],
         execution_context_class=LeafFastExecutionContext,
