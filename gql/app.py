@@ -22,6 +22,7 @@ from gql.dashboard.routes import dashboard_routes
 from gql.live.events import LiveEvent
 from gql.live.feeds import Live
 from gql.live.hub import Hub
+from gql.rate_limit import RateLimitMiddleware
 from gql.request_id import RequestIdMiddleware
 from gql.routes import health, media
 from gql.schema import build_schema
@@ -31,6 +32,7 @@ from jobs.broker import ArqBroker
 from jobs.embedded_redis import EmbeddedRedis
 from jobs.worker import build_worker, in_process, redis_settings
 from services.eta import EtaEstimator
+from services.rate_limits import RateLimiter
 from services.runtime import Runtime
 from services.settings import Settings
 
@@ -58,6 +60,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             stack.push_async_callback(pool.aclose)
             broker = ArqBroker(pool, prefix=settings.redis_prefix)
             app.state.runtime, app.state.broker = runtime, broker
+            app.state.rate_limiter = None
+            if settings.rate_limits:  # read by RateLimitMiddleware and Context.check_rate
+                limiter = RateLimiter.connect(settings, redis_url)
+                stack.push_async_callback(limiter.aclose)
+                app.state.rate_limiter = limiter
             view.runtime, view.broker = runtime, broker
             view.eta = EtaEstimator(
                 runtime.session_factory,
@@ -88,14 +95,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/graphql", view, methods=["GET", "POST"]),
+            Route("/graphql", view),  # the view answers other methods: 405 in JSON
             WebSocketRoute("/graphql", view),
             Route("/media/{asset_id}", media, methods=["GET", "HEAD"]),
             Route("/webhooks/replicate", replicate_webhook, methods=["POST"]),
             Route("/healthz", health),
             *dashboard_routes,
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        # Outermost first: a refused request still carries its X-Request-ID.
+        middleware=[Middleware(RequestIdMiddleware), Middleware(RateLimitMiddleware)],
         lifespan=lifespan,
     )
 

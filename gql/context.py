@@ -18,8 +18,10 @@ from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.types import Info as StrawberryInfo
 
 from gql.loaders import Loaders
+from gql.rate_limit import limiter_of
 from services.broker import Broker
 from services.eta import EtaEstimator
+from services.rate_limits import Limit
 from services.runtime import Runtime
 from services.viewer import Viewer
 
@@ -70,6 +72,14 @@ class Context:
                 extensions={"code": "UNAUTHENTICATED"},
             )
         return self.viewer
+
+    async def check_rate(self, limit: Limit) -> None:
+        """Count one call of the viewer's key against `limit`: RateLimited when refused
+        (a ServiceError, so a mutation answers it as a `UserError` with `retryAfter`)."""
+        viewer = self.require_viewer()
+        limiter = limiter_of(self.request)
+        if limiter is not None:
+            await limiter.check(limit, str(viewer.key_id))
 
     def require_live(self) -> Live:
         if self.live is None:

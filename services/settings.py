@@ -110,7 +110,8 @@ class Settings(BaseSettings):
         default="1200/minute", description="HTTP requests and WebSocket connects per API key."
     )
     rate_limit_anonymous: str = Field(
-        default="120/minute", description="Requests per client address (keyed or not)."
+        default="120/minute",
+        description="Requests per client address without a valid API key (IPv6: per /64).",
     )
     rate_limit_images: str = Field(default="10/minute", description="Image launches per key.")
     rate_limit_videos: str = Field(

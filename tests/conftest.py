@@ -21,17 +21,10 @@ from services.runtime import Runtime
 from services.settings import Settings, async_database_url
 from services.uow import unit_of_work
 from tests.client import GraphQLClient, decode_gid
+from tests.rates import UNLIMITED_RATES
 from tests.samples import Samples, make_samples
 
 PG_ENV = "REELGRAPH_TEST_DATABASE_URL"
-UNLIMITED = (
-    "rate_limit_requests",
-    "rate_limit_anonymous",
-    "rate_limit_images",
-    "rate_limit_videos",
-    "rate_limit_audio",
-    "rate_limit_uploads",
-)
 
 
 def _pg_admin_dsn(url: str) -> str:
@@ -80,7 +73,7 @@ def settings(data_dir: Path, database_url: str | None) -> Settings:
     )
     # The suite sends far more than a person would; the limits' own tests make apps with
     # the defaults.
-    settings = settings.model_copy(update=dict.fromkeys(UNLIMITED, "100000/minute"))
+    settings = settings.model_copy(update=UNLIMITED_RATES)
     if database_url is not None:
         upgrade(async_database_url(database_url, data_dir))
     return settings

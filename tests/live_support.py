@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from gql.live.feeds import LiveStats
 from services.settings import Settings
+from tests.rates import UNLIMITED_RATES, unlimited_env
 
 ROOT = Path(__file__).resolve().parent.parent
 # Coroutines a WebSocket runs server-side: protocol handlers, operations, deadlines.
@@ -72,6 +73,7 @@ def peer_settings(app: Starlette, settings: Settings, **overrides: Any) -> Setti
         "redis_url": redis_url_of(app, settings),
         "redis_prefix": settings.redis_prefix,
         "run_worker": False,
+        **UNLIMITED_RATES,
         **overrides,
     }
     return Settings(**fields)
@@ -94,6 +96,7 @@ async def api_process(settings: Settings) -> AsyncIterator[tuple[asyncio.subproc
         "REDIS_URL": settings.redis_url or "",
         "REELGRAPH_REDIS_PREFIX": settings.redis_prefix,
         "REELGRAPH_RUN_WORKER": "false",
+        **unlimited_env(),
     }
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url

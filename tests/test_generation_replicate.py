@@ -27,6 +27,7 @@ from tests.conftest import issue_key
 from tests.fakes.replicate import FakeModel, FakeReplicate, new_webhook_secret, sign_webhook
 from tests.fakes.server import serve_app
 from tests.jobs import CANCEL, GENERATE_IMAGE, GENERATE_VIDEO, PAIR_VIDEO, job, launch, wait_for_job
+from tests.rates import UNLIMITED_RATES
 from tests.samples import Samples
 
 TOKEN = "r8_e2e_token"
@@ -51,6 +52,7 @@ async def served(
     settings: Settings,
 ) -> AsyncIterator[tuple[Starlette, str]]:
     app_settings = Settings(
+        **UNLIMITED_RATES,
         data_dir=tmp_path_factory.mktemp("replicate-app"),
         database_url=database_url,
         redis_url=settings.redis_url,

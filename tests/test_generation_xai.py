@@ -17,6 +17,7 @@ from tests.conftest import issue_key
 from tests.fakes.server import serve_app
 from tests.fakes.xai import FakeXai
 from tests.jobs import PAIR_VIDEO, launch, wait_for_job
+from tests.rates import UNLIMITED_RATES
 from tests.samples import Samples
 
 
@@ -36,6 +37,7 @@ async def served(
 ) -> AsyncIterator[Starlette]:
     app = create_app(
         Settings(
+            **UNLIMITED_RATES,
             data_dir=tmp_path_factory.mktemp("xai-app"),
             database_url=database_url,
             redis_url=settings.redis_url,

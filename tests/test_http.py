@@ -11,6 +11,7 @@ from gql.app import create_app
 from services.settings import Settings
 from tests.client import GraphQLClient
 from tests.conftest import issue_key
+from tests.rates import UNLIMITED_RATES
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
@@ -111,7 +112,9 @@ async def test_internal_errors_are_masked_and_logged(
 ) -> None:
     if database_url is not None:
         pytest.skip("breaks its own SQLite database on purpose")
-    app = create_app(Settings(data_dir=tmp_path))  # embedded: migrates on start-up
+    app = create_app(
+        Settings(data_dir=tmp_path, **UNLIMITED_RATES)
+    )  # embedded: migrates on start-up
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
         key = await issue_key(runtime)

@@ -18,6 +18,7 @@ from tests.conftest import issue_key
 from tests.fakes.replicate import FakeModel, FakeReplicate, new_webhook_secret
 from tests.fakes.server import serve_app
 from tests.jobs import GENERATE_IMAGE, launch
+from tests.rates import UNLIMITED_RATES
 from tests.samples import Samples
 from tests.wsclient import JOB_PROGRESS, WsClient
 
@@ -42,6 +43,7 @@ async def served(
     settings: Settings,
 ) -> AsyncIterator[tuple[Starlette, str]]:
     app_settings = Settings(
+        **UNLIMITED_RATES,
         data_dir=tmp_path_factory.mktemp("replicate-live"),
         database_url=database_url,
         redis_url=settings.redis_url,

@@ -24,6 +24,7 @@ from tests.conftest import issue_key
 from tests.fakes.replicate import FakeModel, FakeReplicate, new_webhook_secret, sign_webhook
 from tests.fakes.server import serve_app
 from tests.jobs import GENERATE_VIDEO, launch, wait_for_job
+from tests.rates import UNLIMITED_RATES
 from tests.samples import Samples
 from tests.worker_processes import api_beside_workers, start_worker
 
@@ -56,6 +57,7 @@ async def api(
 ) -> AsyncIterator[tuple[Starlette, dict[str, str]]]:
     """The API (no worker inside) and the environment of a `reelgraph worker` beside it."""
     app_settings = Settings(
+        **UNLIMITED_RATES,
         data_dir=tmp_path / "data",
         database_url=database_url,
         redis_url=settings.redis_url,

@@ -22,6 +22,7 @@ from tests.conftest import issue_key
 from tests.fakes.replicate import FakeModel, FakeReplicate
 from tests.fakes.server import serve_app
 from tests.jobs import GENERATE_VIDEO, job, launch, wait_for_job
+from tests.rates import UNLIMITED_RATES
 from tests.samples import Samples
 from tests.worker_processes import api_beside_workers, start_worker
 
@@ -43,6 +44,7 @@ async def api(
     tmp_path: Path, database_url: str | None, settings: Settings, fake: tuple[FakeReplicate, str]
 ) -> AsyncIterator[tuple[Starlette, dict[str, str]]]:
     app_settings = Settings(
+        **UNLIMITED_RATES,
         data_dir=tmp_path / "data",
         database_url=database_url,
         redis_url=settings.redis_url,

@@ -13,6 +13,8 @@ from gql.mutations.base import DeletePayload, DeleteResult, mutate
 from gql.types.assets import Asset
 from gql.types.errors import UserError
 from services import assets
+from services.errors import ServiceError
+from services.rate_limits import Limit
 from services.storage import CHUNK
 
 
@@ -35,6 +37,11 @@ class AssetMutations:
         description="Upload a file (GraphQL multipart request). Its type is read from its bytes."
     )
     async def upload_asset(self, info: Info, input: UploadAssetInput) -> AssetResult:
+        try:  # before the unit of work: a refused upload is neither stored nor probed
+            await info.context.check_rate(Limit.UPLOADS)
+        except ServiceError as exc:
+            return UserError.of(exc)
+
         async def work(session, viewer):  # type: ignore[no-untyped-def]
             upload = cast(UploadFile, input.file)
             row = await assets.upload_asset(
@@ -46,6 +53,7 @@ class AssetMutations:
                 filename=upload.filename,
                 chunks=_chunks(upload),
                 max_bytes=info.context.runtime.settings.max_upload_bytes,
+                max_pixels=info.context.runtime.settings.max_image_pixels,
             )
             return AssetPayload(asset=Asset.of(info, row))
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import strawberry
@@ -18,7 +19,10 @@ from gql.inputs_generation import (
 from gql.mutations.base import mutate
 from gql.types.errors import UserError
 from gql.types.jobs import Job
+from services import rate_limits
+from services.errors import ServiceError
 from services.generation import launch
+from services.generation.requests import GenerationRequest
 
 
 @strawberry.type
@@ -80,9 +84,17 @@ class GenerationMutations:
         return await _rerun(info, input, regenerate=True)
 
 
-async def mutate_request(info: Info, build: object) -> JobPayload | UserError:
+async def mutate_request(
+    info: Info, build: Callable[[], GenerationRequest]
+) -> JobPayload | UserError:
+    info.context.require_viewer()
+    try:  # counted before the unit of work: a refused launch opens no transaction
+        request = build()
+        await info.context.check_rate(rate_limits.launch_limit(request))
+    except ServiceError as exc:
+        return UserError.of(exc)
+
     async def work(session, viewer):  # type: ignore[no-untyped-def]
-        request = build()  # type: ignore[operator]
         job = await launch.launch(
             session,
             info.context.broker,
@@ -107,6 +119,11 @@ async def _act(info: Info, job_gid: strawberry.ID, reason: str) -> JobPayload | 
 async def _rerun(info: Info, input: SubJobInput, *, regenerate: bool) -> JobPayload | UserError:
     async def work(session, viewer):  # type: ignore[no-untyped-def]
         sub_id = ids.decode(input.sub_job_id, "SubJob", "subJobId")
+        # A rerun is a new paid prediction: it counts as a launch of the sub-job's medium,
+        # checked after one indexed read and before anything is locked or written.
+        limit = await rate_limits.rerun_limit(session, sub_id)
+        if limit is not None:
+            await info.context.check_rate(limit)
         job = await launch.rerun_sub_job(
             session, info.context.broker, viewer, sub_id, prompt=input.prompt, regenerate=regenerate
         )
