@@ -5,6 +5,10 @@
 - GET runs queries only: a mutation over GET is 405 Method Not Allowed.
 - Multipart uploads need `Apollo-Require-Preflight` or `X-Apollo-Operation-Name`,
   as Apollo Server's CSRF prevention does, so a plain HTML form cannot post one.
+- Bodies are bounded before they are read (gql/http_limits.py): an upload's key is
+  checked before its body, and every body stops at its cap; each refusal is a 4xx
+  with a GraphQL error body and a stable code, never a 500 or plain text.
+- Subscriptions are served over WebSockets only; GraphiQL only if `Settings.graphiql`.
 
 WebSockets (graphql-transport-ws and the legacy graphql-ws) authenticate once, at
 `connection_init`: the key comes in its payload (`Authorization: Bearer <key>`,
@@ -17,27 +21,42 @@ from datetime import timedelta
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.websocket_origin import normalize_origin
 from strawberry.schema import BaseSchema
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from gql.context import Context
+from gql.http_limits import (
+    CappedBody,
+    Refusal,
+    check_declared,
+    settle,
+)
+from gql.http_requests import (
+    check_operation_named,
+    decode_json,
+    operations_with_files,
+    request_data,
+)
 from gql.live.feeds import Live
 from gql.live.protocols import LegacyWSHandler, TransportWSHandler
+from gql.rate_limit import client_address, identify, limiter_of
 from services.api_keys import authenticate
 from services.broker import Broker
 from services.eta import EtaEstimator
+from services.rate_limits import Limit
 from services.runtime import Runtime
 from services.settings import Settings
 from services.viewer import Viewer
@@ -45,6 +64,11 @@ from services.viewer import Viewer
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name")
+MULTIPART = "multipart/form-data"
+HTTP_OPERATIONS = {
+    "GET": frozenset({OperationType.QUERY}),
+    "POST": frozenset({OperationType.QUERY, OperationType.MUTATION}),
+}
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -119,7 +143,7 @@ class GraphQLView(GraphQL[Context, None]):
         settings = settings or Settings()
         super().__init__(
             schema,
-            graphql_ide="graphiql",
+            graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=True,
             multipart_uploads_enabled=True,
             keep_alive=True,
@@ -130,6 +154,7 @@ class GraphQLView(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
             allowed_origins=allowed_origins(settings),
         )
+        self.settings = settings
         self.runtime = runtime
         self.broker = broker
         self.live: Live | None = None
@@ -139,21 +164,70 @@ class GraphQLView(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive=receive)
+        limit = self._body_limit(Request(scope))
+        body = CappedBody(receive, limit)
+        request = Request(scope, receive=body)
         try:
+            await self._screen(request, limit)
             response = await self.run(request)
-        except HTTPException as exc:
-            headers = {"Allow": "POST"} if exc.status_code == 405 else None
-            response = PlainTextResponse(exc.reason, status_code=exc.status_code, headers=headers)
+        except Refusal as refusal:
+            response = refusal.response(negotiate(request.headers.get("accept")) or JSON)
+        except HTTPException as exc:  # Strawberry's own refusals
+            response = Refusal(exc.status_code, exc.reason).response(
+                negotiate(request.headers.get("accept")) or JSON
+            )
+        except ClientDisconnect:
+            return
+        finally:
+            await request.close()  # the spooled files of an upload
+        await settle(response, scope, body, self.settings.max_request_bytes)
         await response(scope, receive, send)
+
+    def _body_limit(self, request: Request) -> int:
+        content_type, _ = parse_content_type(request.headers.get("content-type", ""))
+        if content_type == MULTIPART:  # the files, and `operations` as big as a request
+            return self.settings.max_upload_bytes + self.settings.max_request_bytes
+        return self.settings.max_request_bytes
+
+    async def _screen(self, request: Request, limit: int) -> None:
+        """What can be refused from the request line and headers alone, before the body
+        is read: the method, an upload's CSRF header and API key, a declared size, a long
+        query string."""
+        if request.method not in HTTP_OPERATIONS:
+            raise Refusal(
+                405, "GraphQL only supports GET and POST requests.", headers={"Allow": "GET, POST"}
+            )
+        content_type, _ = parse_content_type(request.headers.get("content-type", ""))
+        if request.method == "POST" and content_type == MULTIPART:
+            await self._screen_upload(request)
+        check_declared(request.scope, limit)
+        if len(request.scope.get("query_string", b"")) > self.settings.max_request_bytes:
+            raise Refusal(414, "The query string is too long: send the request as a POST.")
+
+    async def _screen_upload(self, request: Request) -> None:
+        if not any(request.headers.get(h, "").strip() for h in PREFLIGHT_HEADERS):
+            raise Refusal(
+                400,
+                "This multipart request was blocked as a possible CSRF attack: send a non-empty "
+                "Apollo-Require-Preflight (or X-Apollo-Operation-Name) header.",
+            )
+        token = bearer(request.headers.get("authorization"))
+        viewer = await self._authenticate(request, token) if token else None
+        if viewer is None:
+            raise Refusal(
+                401,
+                "Uploads need a valid API key: send Authorization: Bearer <key>.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        request.state.viewer = viewer  # get_context takes it from here
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         assert self.runtime is not None, "the app's lifespan has not run"
         assert self.broker is not None, "the app's lifespan has not run"
-        viewer: Viewer | None = None
+        viewer: Viewer | None = getattr(request.state, "viewer", None)  # an upload's
         token = bearer(request.headers.get("authorization"))
-        if token and not isinstance(request, WebSocket):  # sockets: at connection_init
-            viewer = await self._authenticate(token)
+        if viewer is None and token and not isinstance(request, WebSocket):  # sockets: at init
+            viewer = await self._authenticate(request, token)
         return Context(
             request=request,
             response=response,
@@ -164,16 +238,36 @@ class GraphQLView(GraphQL[Context, None]):
             eta=self.eta,
         )
 
-    async def _authenticate(self, token: str) -> Viewer | None:
+    async def _authenticate(self, conn: Request | WebSocket, token: str) -> Viewer | None:
+        """The key's viewer, or None. A well-formed key that is not valid also counts
+        against the address's keyless limit: the rate limit middleware counted it under
+        the key alone, and made-up keys must be no way around the address's limit."""
         assert self.runtime is not None
         async with self.runtime.session_factory() as session:
-            return await authenticate(session, token)
+            viewer = await authenticate(session, token)
+        limiter = limiter_of(conn)
+        if viewer is None and limiter is not None and identify(conn)[0] is Limit.REQUESTS:
+            refusal = await limiter.hit(Limit.ANONYMOUS, client_address(conn))
+            if refusal is not None:
+                error = refusal.error()
+                raise Refusal(
+                    429,
+                    error.message,
+                    headers={"Retry-After": str(refusal.retry_after)},
+                    extensions={"retryAfter": refusal.retry_after},
+                )
+        return viewer
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         token = key_from_params(context.connection_params) or bearer(
             context.request.headers.get("authorization")
         )
-        viewer = await self._authenticate(token) if token else None
+        try:
+            viewer = await self._authenticate(context.request, token) if token else None
+        except Refusal as refusal:
+            raise ConnectionRejectionError(
+                {"message": refusal.message, "code": refusal.code, **refusal.extensions}
+            ) from None
         if viewer is None:
             raise ConnectionRejectionError(
                 {
@@ -191,22 +285,35 @@ class GraphQLView(GraphQL[Context, None]):
         request.state.sub_response = sub_response
         return sub_response
 
+    def parse_json(self, data: str | bytes) -> Any:
+        return decode_json(data)
+
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry's, with every field checked (gql/http_requests.py) and no batches
+        or HTTP streaming transports, which this API does not serve."""
+        if negotiate(request.headers.get("accept")) is None:
+            raise Refusal(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}.")
         content_type, _ = parse_content_type(request.content_type or "")
-        media = negotiate(request.headers.get("accept"))
-        if media is None:
-            raise HTTPException(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}.")
-        if content_type == "multipart/form-data" and not any(
-            request.headers.get(h, "").strip() for h in PREFLIGHT_HEADERS
-        ):
-            raise HTTPException(
-                400,
-                "This multipart request was blocked as a possible CSRF attack: send a non-empty "
-                "Apollo-Require-Preflight (or X-Apollo-Operation-Name) header.",
-            )
-        return await super().parse_http_body(request)
+        data: object
+        if request.method == "GET":
+            data = self.parse_query_params(request.query_params)
+        elif "application/json" in content_type:
+            data = self.parse_json(await request.get_body())
+        elif content_type == MULTIPART:
+            data = await self.parse_multipart(request)
+        else:
+            raise Refusal(415, f"Send the request as {JSON} (or {MULTIPART} for uploads).")
+        return request_data(data)
+
+    async def parse_multipart(self, request: AsyncHTTPRequestAdapter) -> Any:
+        try:
+            form = await request.get_form_data()
+        except (ValueError, StarletteHTTPException) as exc:  # a part over Starlette's limits
+            detail = getattr(exc, "detail", None) or "Unable to parse the multipart body."
+            raise Refusal(400, str(detail)) from exc
+        return operations_with_files(form.form)
 
     async def execute_single(
         self,
@@ -217,8 +324,13 @@ class GraphQLView(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        allowed = OperationType.from_http(request_adapter.method)
+        allowed = HTTP_OPERATIONS[request_adapter.method]
         try:
+            check_operation_named(
+                request_data.query or "",
+                request_data.operation_name,
+                self.settings.max_query_tokens,
+            )
             return await self.schema.execute(
                 request_data.query,
                 root_value=root_value,
@@ -229,8 +341,19 @@ class GraphQLView(GraphQL[Context, None]):
                 operation_extensions=request_data.extensions,
             )
         except InvalidOperationTypeError as exc:
-            status = 405 if request_adapter.method == "GET" else 400
-            raise HTTPException(status, exc.as_http_error_reason(request_adapter.method)) from exc
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                raise Refusal(
+                    400,
+                    "Subscriptions are served over a WebSocket at /graphql "
+                    "(graphql-transport-ws), not over HTTP.",
+                ) from exc
+            raise Refusal(
+                405, exc.as_http_error_reason(request_adapter.method), headers={"Allow": "POST"}
+            ) from exc
+        except CannotGetOperationTypeError as exc:
+            raise Refusal(400, exc.as_http_error_reason()) from exc
+        except MissingQueryError as exc:
+            raise Refusal(400, "No GraphQL query found in the request: send `query`.") from exc
         finally:
             context.release()
 
