@@ -7,11 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
+from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 
 from gql import ids
 from gql.types.enums import CampaignStatus
+from services.errors import InvalidInput
 
 
 def provided(obj: object, renames: dict[str, str] | None = None) -> dict[str, Any]:
@@ -122,6 +124,12 @@ class UploadAssetInput:
     file: Upload
     campaign_id: strawberry.ID | None = None
     client_id: strawberry.ID | None = None
+
+    def __post_init__(self) -> None:
+        # Strawberry's Upload scalar lets any value in: a literal, a string or object in
+        # `variables`, a multipart map that missed this variable. Only a file part is one.
+        if not isinstance(self.file, UploadFile):
+            raise InvalidInput("must be a file part of a GraphQL multipart request", field="file")
 
 
 @strawberry.input

@@ -8,7 +8,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
@@ -44,8 +44,13 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
             created, ident = json.loads(raw)
-            return cls(created_at=datetime.fromisoformat(created), id=uuid.UUID(ident))
-        except (ValueError, TypeError, json.JSONDecodeError):
+            if not isinstance(created, str) or not isinstance(ident, str):
+                raise TypeError("a cursor holds two strings")  # uuid.UUID(5): AttributeError
+            at = datetime.fromisoformat(created)
+            if at.tzinfo is None:  # ours are aware; a naive one fails at the bind, as a 500
+                raise ValueError("naive datetime")
+            return cls(created_at=at.astimezone(UTC), id=uuid.UUID(ident))
+        except (ValueError, TypeError, OverflowError):  # JSON and base64 errors are ValueErrors
             raise InvalidInput("is not a cursor this API issued", field=field) from None
 
 
