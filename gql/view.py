@@ -18,6 +18,7 @@ WebSockets (graphql-transport-ws and the legacy graphql-ws) authenticate once, a
 from __future__ import annotations
 
 from datetime import timedelta
+from json import JSONDecodeError
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -287,6 +288,14 @@ class GraphQLView(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         return decode_json(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A WebSocket message: JSON nested past the limit (which would overflow the
+        decoder's recursion) is refused as any invalid JSON is, closing with 4400."""
+        try:
+            return decode_json(data)
+        except Refusal as refusal:
+            raise JSONDecodeError(refusal.message, "", 0) from None
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

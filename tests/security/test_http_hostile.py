@@ -16,11 +16,15 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from gql.app import create_app
 from services.settings import Settings
 from tests.client import UPLOAD, GraphQLClient
 from tests.conftest import issue_key
+from tests.fakes.server import serve_app
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 CHUNK = 64 * 1024
@@ -462,3 +466,24 @@ async def test_a_request_read_to_its_end_keeps_its_connection(admin: GraphQLClie
     taken = await admin.post(VIEWER)
     assert "connection" not in refused.headers
     assert "connection" not in taken.headers
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["[" * 100_000 + "]" * 100_000, "not json", '{"type": "connection_init", "payload": [}'],
+)
+async def test_malformed_websocket_messages_close_with_4400(app: Starlette, message: str) -> None:
+    """graphql-transport-ws: a message that is not JSON (or nests too deep to decode)
+    closes the socket with 4400, and the server goes on serving."""
+    async with serve_app(app, ws="websockets-sansio", lifespan="off") as base_url:
+        url = base_url.replace("http://", "ws://", 1) + "/graphql"
+        async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+            await ws.send(message)
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4400
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            assert (await http.post("/graphql", json={"query": "{ __typename }"})).json() == {
+                "data": {"__typename": "Query"}
+            }
