@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from services.media.ffmpeg_run import dies_with_parent
+from services.processes import dies_with_parent
 
 
 class EmbeddedRedis:

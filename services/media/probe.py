@@ -21,6 +21,7 @@ from services.media.limits import (
     check_pixels,
     run_decoder,
 )
+from services.processes import dies_with_parent
 
 __all__ = ["MediaInfo", "ProbeError", "TooManyPixels", "probe"]
 
@@ -86,6 +87,7 @@ async def _ffprobe(binary: str, path: Path) -> MediaInfo:
         str(path),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=dies_with_parent(),
     )  # fmt: skip
     out, err = await proc.communicate()
     if proc.returncode != 0:

@@ -30,6 +30,7 @@ from services.pairing.base import (
     distinct_images,
     pair_count,
 )
+from services.processes import dies_with_parent
 
 DEFAULT_BASE_URL = "https://api.x.ai/v1"
 DEFAULT_MODEL = "grok-4-1-fast-non-reasoning"
@@ -216,6 +217,7 @@ async def to_jpeg(path: Path, max_side: int) -> bytes:
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=dies_with_parent(),
     )  # fmt: skip
     try:
         out, err = await asyncio.wait_for(proc.communicate(), FFMPEG_TIMEOUT)
