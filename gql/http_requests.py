@@ -5,7 +5,6 @@ from deep inside a library."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import re
@@ -13,15 +12,13 @@ from array import array
 from collections.abc import Mapping
 from typing import Any
 
-from graphql import GraphQLError, OperationDefinitionNode, parse
 from starlette.datastructures import UploadFile
 from strawberry.http import GraphQLRequestData
 
 from gql.http_limits import Refusal
-from gql.limits.tokens import too_many_tokens
+from gql.limits.tokens import count_operations, too_many_tokens
 
 MAX_JSON_DEPTH = 64  # far above any real variables; far below Python's recursion limit
-CACHED_DOCUMENT_CHARS = 16 * 1024  # longer documents are counted afresh, not kept
 
 # A JSON string, or an unterminated one up to the end: strings are dropped before the
 # brackets are counted. Possessive, so it runs in time linear in the body.
@@ -127,29 +124,12 @@ def _place(operations: dict[str, Any], path: str, upload: UploadFile) -> None:
 
 def check_operation_named(query: str, operation_name: str | None, max_tokens: int) -> None:
     """Refuse a document of several operations that does not name the one to run
-    (an unknown name is refused where Strawberry looks it up)."""
-    if operation_name is not None:
-        return
-    count = (
-        _operation_count_cached(query, max_tokens)
-        if len(query) <= CACHED_DOCUMENT_CHARS
-        else _operation_count(query, max_tokens)
-    )
+    (an unknown name is refused where Strawberry looks it up). Counted from the
+    tokens, so the document is parsed once, by the schema, not twice."""
+    if operation_name is not None or too_many_tokens(query, max_tokens):
+        return  # over the token limit: the schema's parse refuses it with its code
+    count = count_operations(query)
     if count > 1:
         raise Refusal(
             400, f"The document has {count} operations: name the one to run in `operationName`."
         )
-
-
-def _operation_count(query: str, max_tokens: int) -> int:
-    """Operations in the document; 0 when it does not parse (execution reports why)."""
-    if too_many_tokens(query, max_tokens):  # a quick scan: the schema's own parse refuses it
-        return 0
-    try:
-        document = parse(query, no_location=True, max_tokens=max_tokens)
-    except (GraphQLError, RecursionError):
-        return 0
-    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
-
-
-_operation_count_cached = functools.lru_cache(maxsize=256)(_operation_count)

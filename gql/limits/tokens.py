@@ -16,12 +16,13 @@ PARSER_LIMIT_MESSAGE = "Syntax Error: Document contains more than {limit} tokens
 
 # GraphQL's tokens as graphql-core's `max_tokens` counts them (comments included). Every
 # alternative always matches once started (an unterminated string runs to the end of its
-# line or of the document), so the scan never backtracks: linear, in C. It may count
+# line or of the document), so the scan never backtracks: linear, in C; runs of plain
+# characters inside a string are taken whole, not one alternation a character. It may count
 # fewer tokens than the parser (characters it does not know are skipped), never more on
 # a document the parser accepts, so it refuses nothing that the parser would not.
 TOKEN = re.compile(
-    r'"""(?:\\"""|[^"]|"(?!""))*(?:"""|$)'
-    r'|"(?:\\.|[^"\\\n\r])*"?'
+    r'"""(?:[^"\\]+|\\"""|\\|"(?!""))*(?:"""|$)'
+    r'|"(?:[^"\\\n\r]+|\\.)*"?'
     r"|#[^\n\r]*"
     r"|[_A-Za-z][_0-9A-Za-z]*"
     r"|-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
@@ -35,6 +36,36 @@ def too_many_tokens(query: str, limit: int) -> bool:
     if len(query) <= limit:  # a token is one character at least
         return False
     return next(itertools.islice(TOKEN.finditer(query), limit, None), None) is not None
+
+
+OPERATION_KEYWORDS = frozenset({"{", "query", "mutation", "subscription"})
+
+
+def count_operations(query: str) -> int:
+    """The operations a document defines, from its tokens alone (no parse): a
+    definition starts at the document's start or after the `}` that closes the one
+    before it (object values, in arguments and default values, sit inside parentheses),
+    and an operation's first token is `{` or its keyword. Exact for any document that
+    parses; for one that does not, the parse reports the error."""
+    count = braces = parens = 0
+    boundary = True
+    for match in TOKEN.finditer(query):
+        lexeme = match[0]
+        if lexeme[0] == "#":
+            continue
+        if boundary:
+            count += lexeme in OPERATION_KEYWORDS
+            boundary = False
+        if lexeme == "(":
+            parens += 1
+        elif lexeme == ")":
+            parens -= 1
+        elif lexeme == "{":
+            braces += 1
+        elif lexeme == "}" and braces > 0:
+            braces -= 1
+            boundary = braces == 0 and parens <= 0
+    return count
 
 
 def token_error(limits: Limits) -> GraphQLError:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from graphql import OperationDefinitionNode, get_introspection_query, parse
+from graphql import GraphQLSyntaxError, OperationDefinitionNode, get_introspection_query, parse
 from graphql.validation.rules import overlapping_fields_can_be_merged
 from strawberry.extensions.validation_cache import _get_validate_cache
 
@@ -209,6 +209,37 @@ def test_the_fast_count_agrees_with_the_parser(document: str) -> None:
     assert len(tokens.TOKEN.findall(document)) == count
     assert tokens.too_many_tokens(document, count - 1)
     assert not tokens.too_many_tokens(document, count)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ a }",
+        "{ a } { b }",
+        "query { a } mutation M { b } subscription S { c }",
+        "fragment query on Query { a } { ...query }",
+        'query Q($i: In = {x: {y: 1}}, $s: String = "}{") { a(o: {k: "{"}) { b } }',
+        "# { } {\n{ a } # query {",
+        'query A { a } fragment F on Q { b } query B @d(x: {y: 1}) { ...F } """ { """',
+        get_introspection_query(),
+        CREATE_CLIENT + " " + UPLOAD.replace("mutation", "mutation Upload", 1),
+    ],
+)
+def test_operations_are_counted_without_a_parse(document: str) -> None:
+    try:
+        definitions = parse(document).definitions
+    except GraphQLSyntaxError:
+        definitions = parse(document.rsplit('"""', 2)[0]).definitions  # the string is a tail
+    expected = sum(isinstance(d, OperationDefinitionNode) for d in definitions)
+    assert tokens.count_operations(document) == expected
+
+
+async def test_several_unnamed_operations_are_refused(admin: GraphQLClient) -> None:
+    response = await admin.post("{ __typename } query Q { __typename }")
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "2 operations" in error["message"]
 
 
 @pytest.mark.parametrize("method", METHODS)
