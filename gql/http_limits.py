@@ -96,8 +96,10 @@ class CappedBody:
         self.limit = limit
         self.seen = 0
         self.finished = False
+        self.started = False  # asked for the body: the server has said 100 Continue
 
     async def __call__(self) -> Message:
+        self.started = True
         message = await self.receive()
         if message["type"] == "http.request":
             self.seen += len(message.get("body", b""))
@@ -119,6 +121,13 @@ class CappedBody:
         return b"".join(chunks)
 
 
+def expects_continue(scope: Scope) -> bool:
+    return any(
+        name == b"expect" and value.strip().lower() == b"100-continue"
+        for name, value in scope["headers"]
+    )
+
+
 def has_body(scope: Scope) -> bool:
     """Whether the request carries a body (a non-zero Content-Length, or chunked)."""
     for name, value in scope["headers"]:
@@ -132,8 +141,13 @@ async def settle(response: Response, scope: Scope, body: CappedBody, budget: int
     bytes is read and dropped, so that the client, which may still be sending, can read
     the answer on a connection kept open; a longer rest is not read, and the answer says
     `Connection: close` (the server closes instead of draining it; a client still
-    sending may then see a reset rather than the answer)."""
+    sending may then see a reset rather than the answer). A client that sent
+    `Expect: 100-continue` and was never told to go on has sent no body: it gets the
+    answer at once, and the connection closes (RFC 9110, 10.1.1)."""
     if body.finished or not has_body(scope):
+        return
+    if not body.started and expects_continue(scope):
+        response.headers["connection"] = "close"
         return
     try:
         declared = declared_length(scope)

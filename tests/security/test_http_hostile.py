@@ -182,6 +182,16 @@ async def test_a_keyless_chunked_upload_is_dropped_within_the_drain_budget(
     assert answer.headers["connection"] == "close"
 
 
+async def test_a_client_waiting_for_100_continue_sends_nothing(app: Starlette) -> None:
+    """`Expect: 100-continue` (curl sends it for bodies over 1 MB): the refusal comes
+    before the server asks for the body, so none of it is read or even sent."""
+    headers = {"content-type": MULTIPART, "expect": "100-continue", **PREFLIGHT}
+    answer = await drive(app, "POST", "/graphql", headers, chunks(multipart_head(), 3 * GB // 2))
+    assert (answer.status, answer.pulled) == (401, 0)
+    assert answer.error()["extensions"]["code"] == "UNAUTHENTICATED"
+    assert answer.headers["connection"] == "close"
+
+
 async def test_a_small_keyless_upload_keeps_its_connection(app: Starlette) -> None:
     """A short body is read and dropped, so the client can read the 401 it is sent."""
     total = 10_000
