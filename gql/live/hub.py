@@ -6,6 +6,13 @@ reads the connection, decodes each message once and pushes it to every inbox of 
 channel. If the connection drops, the reader reconnects (with backoff), subscribes
 every channel again and, once Redis confirms, tells each subscriber to resync from
 the database: what was published in between is gone from Redis but not from the log.
+
+The reader reads replies off a redis-py connection itself rather than through redis-py's
+`PubSub`: the same hub on `PubSub` (bench/pubsub_hub.py) behaves the same but spends
+about a quarter more CPU per message and needs as much code around it
+(bench/hub_bench.py measures both). The redis-py internals used here (the pool's
+`connection_class`/`connection_kwargs`, `send_command`, `read_response`) are checked
+by tests/test_library_contracts.py against the locked version.
 """
 
 from __future__ import annotations
