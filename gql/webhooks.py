@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gql.http_limits import CappedBody, Refusal, check_declared, settle
+from services.generation.deps import Core
 from services.generation.webhook_urls import named
 from services.generation.webhooks import prediction_updated
 from services.providers.base import WebhookError
 from services.providers.replicate import WebhookReceiver
-from services.runtime import Runtime
 
 DEDUP_SECONDS = 7 * 24 * 3600
 TIMESTAMP_TOLERANCE_SECONDS = 5 * 60  # Standard Webhooks' window, checked again on verify
@@ -52,8 +52,9 @@ async def _signed_body(request: Request, capped: CappedBody) -> bytes:
 
 
 async def replicate_webhook(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    settings = runtime.settings
+    # What the generation services need here, as one object: the app's runtime and broker.
+    core = Core(runtime=request.app.state.runtime, broker=request.app.state.broker)
+    settings = core.settings
     if not settings.replicate_webhook_secret:
         return JSONResponse({"error": "webhooks are not configured"}, status_code=404)
     receiver: WebhookReceiver | None = getattr(request.app.state, "replicate_webhooks", None)
@@ -72,7 +73,7 @@ async def replicate_webhook(request: Request) -> Response:
         prediction = receiver.parse(request.headers, body)
     except WebhookError as exc:
         return JSONResponse({"error": str(exc), "code": "WEBHOOK_REJECTED"}, status_code=401)
-    broker = request.app.state.broker
+    broker = core.broker
     webhook_id = request.headers["webhook-id"]
     # A replayed delivery of an ended prediction would start a second download; news of
     # a running one (status, progress) applies idempotently and needs no bookkeeping.
@@ -81,7 +82,7 @@ async def replicate_webhook(request: Request) -> Response:
         return JSONResponse({"status": "duplicate"})
     try:
         known = await prediction_updated(
-            runtime, broker, prediction, webhook_id, named(settings, request.query_params)
+            core, prediction, webhook_id, named(settings, request.query_params)
         )
     except BaseException:
         if prediction.status.terminal:  # not handled: Replicate's retry must get through

@@ -19,7 +19,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
 
 from jobs.broker import ArqBroker
-from services.generation import combining, maintenance, runner, selection, tasks
+from services.generation import combining, maintenance, polling, selection, submit, tasks, webhooks
 from services.generation.deps import Deps, build_deps
 from services.generation.liveness import COMBINE, Liveness
 from services.runtime import Runtime
@@ -39,29 +39,34 @@ def _liveness(ctx: Ctx) -> Liveness | None:
     return liveness
 
 
+# The tasks of a sub-job or a job (run, poll, webhook, select, combine) count their own
+# unexpected errors as failed attempts (`services.generation.faults`), so none of them
+# ends in arq's "failed" with a traceback, to be run again by the reconciler forever.
+
+
 async def run_sub_job(ctx: Ctx, sub_id: str) -> None:
-    await runner.run_sub_job(_deps(ctx), uuid.UUID(sub_id), owner=_liveness(ctx))
+    await submit.run_sub_job(_deps(ctx), uuid.UUID(sub_id), owner=_liveness(ctx))
 
 
 async def poll_sub_job(ctx: Ctx, sub_id: str, n: int) -> None:
-    await runner.poll_sub_job(_deps(ctx), uuid.UUID(sub_id), n)
+    await polling.poll_sub_job(_deps(ctx), uuid.UUID(sub_id), n)
 
 
 async def apply_webhook(ctx: Ctx, sub_id: str, body: dict[str, Any]) -> None:
-    await runner.apply_webhook(_deps(ctx), uuid.UUID(sub_id), body)
+    await webhooks.apply_webhook(_deps(ctx), uuid.UUID(sub_id), body)
 
 
 async def select_pairs(ctx: Ctx, job_id: str, attempt: int = 1) -> None:
     await selection.select_pairs(_deps(ctx), uuid.UUID(job_id), attempt)
 
 
-async def combine_job(ctx: Ctx, job_id: str) -> None:
+async def combine_job(ctx: Ctx, job_id: str, attempt: int = 1) -> None:
     liveness = _liveness(ctx)
     if liveness is None:
-        await combining.combine_job(_deps(ctx), uuid.UUID(job_id))
+        await combining.combine_job(_deps(ctx), uuid.UUID(job_id), attempt)
         return
     async with liveness.holding(COMBINE, uuid.UUID(job_id)):  # resumed elsewhere if we die
-        await combining.combine_job(_deps(ctx), uuid.UUID(job_id))
+        await combining.combine_job(_deps(ctx), uuid.UUID(job_id), attempt)
 
 
 async def cancel_predictions(ctx: Ctx, job_id: str, unwanted: list[list[str]] | None = None) -> int:

@@ -3,6 +3,7 @@ real media checked with ffprobe/PyAV."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ async def test_generate_image(tenant: GraphQLClient, app: Starlette, campaign: s
     assert sub["outputAsset"]["origin"] == "GENERATED"
     assert "teal" in sub["input"]["prompt"], "brand guidelines are woven into the prompt"
     assert Decimal(done["costActualUsd"]) == Decimal("0.039")
+    assert re.fullmatch(r"image-[0-9a-f]{8}-1\.png", await _filename(tenant, asset["id"]))
 
 
 async def test_prompt_only_video_chains_image_then_video(
@@ -91,6 +93,15 @@ async def test_generate_audio(tenant: GraphQLClient, app: Starlette, campaign: s
     asset = done["outputAsset"]
     assert asset["kind"] == "AUDIO"
     assert abs(asset["durationSeconds"] - 4) < 0.05
+    assert re.fullmatch(r"audio-[0-9a-f]{8}-1\.wav", await _filename(tenant, asset["id"]))
+
+
+async def _filename(client: GraphQLClient, asset_id: str) -> str:
+    data = await client.execute(
+        "query($id: ID!) { node(id: $id) { ... on Asset { filename } } }", {"id": asset_id}
+    )
+    filename: str = data["node"]["filename"]
+    return filename
 
 
 async def _images(tenant: GraphQLClient, campaign: str, samples: Samples, n: int) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,8 +20,9 @@ from arq.jobs import JobStatus as ArqStatus
 from starlette.applications import Starlette
 
 from gql.app import create_app
-from services.generation import runner, tasks, webhook_urls
+from services.generation import submit, tasks, webhook_urls
 from services.media.probe import probe
+from services.providers.replicate import ReplicateProvider
 from services.settings import Settings
 from tests.client import GraphQLClient, decode_gid
 from tests.conftest import issue_key
@@ -392,7 +394,7 @@ async def test_creates_that_keep_getting_lost_end_the_sub_job(
     settings = app.state.runtime.settings
     monkeypatch.setattr(settings, "max_attempts", 1)
     monkeypatch.setattr(settings, "public_url", None)  # no webhook will name the prediction
-    monkeypatch.setattr(runner, "SUBMIT_LOST_SECONDS", 0)  # every create is "long lost"
+    monkeypatch.setattr(submit, "SUBMIT_LOST_SECONDS", 0)  # every create is "long lost"
     fake.hold_answers()
     job_id, sub_id = await _image_job_held(client, fake, samples)
     await fake.wait_for(lambda: len(fake.predictions) == 1)
@@ -409,3 +411,49 @@ async def test_creates_that_keep_getting_lost_end_the_sub_job(
     )
     assert "no answer to 1 creates" in done["subJobs"][0]["error"]
     assert len(_creates(fake, IMAGE_MODEL)) == 1
+
+
+class Bug(RuntimeError):
+    """What a bug raises."""
+
+
+@pytest.mark.parametrize("stage", ["get", "download", "parse_prediction"])
+async def test_a_bug_while_following_a_prediction_fails_after_the_attempts(
+    client: GraphQLClient,
+    app: Starlette,
+    fake: FakeReplicate,
+    samples: Samples,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    stage: str,
+) -> None:
+    """A bug in a poll (`get`), a download, or a webhook's worker half (`parse_prediction`)
+    counts as a failed attempt (tests/test_generation_faults.py has the rest)."""
+    settings = app.state.runtime.settings
+    if stage == "get":  # polls lead: no webhooks, and the prediction runs until polled
+        monkeypatch.setattr(settings, "public_url", None)
+        fake.models[IMAGE_MODEL].mode = "per_poll"
+
+    def bug(*args: Any, **kwargs: Any) -> Any:
+        raise Bug(f"a bug in {stage}")
+
+    async def async_bug(*args: Any, **kwargs: Any) -> Any:
+        bug()
+
+    monkeypatch.setattr(ReplicateProvider, stage, bug if stage == "parse_prediction" else async_bug)
+    caplog.set_level(logging.INFO)
+    campaign = await _campaign_with_images(client, samples, 0)
+    queued = await launch(client, GENERATE_IMAGE, campaignId=campaign, prompt="a shoe")
+    done = await wait_for_job(client, app, queued["id"], timeout=60)
+
+    assert done["status"] == "FAILED"
+    (sub,) = done["subJobs"]
+    assert (sub["errorCode"], sub["attempts"]) == ("INTERNAL_ERROR", settings.max_attempts)
+    assert sub["error"].startswith("an internal error (ref "), sub["error"]
+    assert len(_creates(fake, IMAGE_MODEL)) == settings.max_attempts
+    if stage == "get":  # nobody follows an abandoned prediction: it is canceled
+        for prediction_id in fake.predictions:
+            await fake.wait_status(prediction_id, "canceled")
+    reports = [r for r in caplog.records if r.name == "services.generation.faults"]
+    assert [bool(r.exc_info) for r in reports] == [True] + [False] * (settings.max_attempts - 1)
+    assert not [r for r in caplog.records if r.name.startswith("arq") and r.exc_info]

@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 from arq.constants import job_key_prefix
+from arq.jobs import Job as ArqJob
+from arq.jobs import JobStatus as ArqStatus
 from starlette.applications import Starlette
 
 from services.settings import Settings
@@ -177,5 +179,11 @@ async def test_running_news_is_applied_by_the_api_and_an_ending_waits_for_a_work
         (sub,) = done["subJobs"]
         assert (sub["status"], sub["progress"], sub["attempts"]) == ("SUCCEEDED", 1.0, 1)
         assert done["outputAsset"]["kind"] == "VIDEO"
+        # A worker takes the hook task (the poll it also resumed may have finished the job
+        # first; arq keeps a task in its queue until the task ends).
+        hook = ArqJob(hook_task, broker.pool, _queue_name=broker.queue_name)
+        async with asyncio.timeout(30):
+            while await hook.status() not in (ArqStatus.complete, ArqStatus.not_found):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
         assert await broker.pool.zscore(broker.queue_name, hook_task) is None, "a worker took it"
     assert len(replicate.calls("POST", f"/v1/models/{VIDEO_MODEL}/predictions")) == 1

@@ -9,7 +9,10 @@ import uuid
 from db.models import Asset, AssetOrigin, Job, JobStatus, SubJobStatus
 from services import assets
 from services.errors import ServiceError
+from services.generation import tasks
 from services.generation.deps import Deps
+from services.generation.error_codes import JobErrorCode
+from services.generation.faults import job_task
 from services.generation.state import (
     campaign_of,
     lock_job,
@@ -23,7 +26,8 @@ from services.media.ffmpeg_run import MediaError
 TRANSITION_SECONDS = 0.5
 
 
-async def combine_job(deps: Deps, job_id: uuid.UUID) -> None:
+@job_task(JobStatus.COMBINING, "combining", tasks.COMBINE_JOB, tasks.combine_id)
+async def combine_job(deps: Deps, job_id: uuid.UUID, attempt: int = 1) -> None:
     storage = deps.runtime.storage
     async with deps.runtime.session_factory() as session:
         job = await session.get(Job, job_id)
@@ -109,5 +113,5 @@ async def _fail(deps: Deps, job_id: uuid.UUID, reason: str) -> None:
         if job is not None and job.status is JobStatus.COMBINING:
             await set_job_status(
                 session, deps.broker, job, JobStatus.FAILED, error=reason,
-                error_code="COMBINE_FAILED",
+                error_code=JobErrorCode.COMBINE_FAILED,
             )  # fmt: skip

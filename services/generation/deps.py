@@ -1,4 +1,8 @@
-"""What the task bodies need: the runtime, the broker, providers and the pair selector."""
+"""The one dependency object each step of a generation takes.
+
+`Core` (the runtime and the broker) is what the API's webhook path holds; `Deps` adds
+what only a worker has (providers, the pair selector, per-process limits). A function
+that runs in both places takes a `Core`, and a worker passes its `Deps`."""
 
 from __future__ import annotations
 
@@ -15,22 +19,31 @@ from services.pairing import OfflinePairSelector, PairSelector
 from services.providers.base import Provider
 from services.providers.local import LocalProvider
 from services.runtime import Runtime
+from services.settings import Settings
 
 
 @dataclass(slots=True)
-class Deps:
+class Core:
     runtime: Runtime
     broker: Broker
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A unit of work that writes (SQLite's writers queue in the runtime)."""
+        return self.runtime.transaction()
+
+
+@dataclass(slots=True)
+class Deps(Core):
     providers: dict[str, Provider]
     selector: PairSelector
     limits: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
     def provider(self, name: str) -> Provider:
         return self.providers[name]
-
-    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
-        """A unit of work for a task (SQLite's writers queue in the runtime)."""
-        return self.runtime.transaction()
 
     @asynccontextmanager
     async def slot(self, provider: str) -> AsyncIterator[None]:

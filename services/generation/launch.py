@@ -27,8 +27,9 @@ from services.generation.plan import (
 from services.generation.prompts import branded_prompt
 from services.generation.requests import GenerationRequest, Pair
 from services.generation.state import (
-    JOB_FINAL,
     SUB_FINAL,
+    job_created,
+    job_may,
     lock_job,
     lock_sub_jobs,
     set_job_status,
@@ -103,21 +104,24 @@ async def launch(
     subs = [_new_sub(job, i, p, provider) for i, p in enumerate(plan.sub_jobs)]
     session.add_all(subs)
     await session.flush()
-    await set_job_status(
+    await job_created(
         session,
         broker,
         job,
-        JobStatus.QUEUED,
         message=f"{plan.kind.value} job queued",
         data={"costEstimateUsd": str(plan.total)},
     )
     if plan.kind is JobKind.PAIR_VIDEO:
         enqueue_after_commit(
-            session, broker, tasks.SELECT_PAIRS, str(job.id), job_id=f"pairs:{job.id}"
+            session, broker, tasks.SELECT_PAIRS, str(job.id), job_id=tasks.pairs_id(job.id)
         )
     else:
         _enqueue_runnable(session, broker, subs)
     return job
+
+
+def _words(status: JobStatus) -> str:
+    return status.value.replace("_", " ")
 
 
 async def _locked_job(
@@ -135,8 +139,8 @@ async def cancel_job(
     session: AsyncSession, broker: Broker, viewer: Viewer, job_id: uuid.UUID, reason: str
 ) -> Job:
     job = await _locked_job(session, viewer, job_id)
-    if job.status in JOB_FINAL:
-        raise Conflict(f"the job has already {job.status.value}", field="jobId")
+    if not job_may(job.status, JobStatus.CANCELED):
+        raise Conflict(f"the job has already ended ({_words(job.status)})", field="jobId")
     for sub in await sub_jobs_of(session, job.id):
         if sub.status not in SUB_FINAL:
             await set_sub_status(session, broker, job, sub, SubJobStatus.CANCELED, message=reason)
@@ -210,13 +214,10 @@ async def rerun_sub_job(
         raise NotFound("no such sub-job", field="subJobId")
     job = await _locked_job(session, viewer, sub.job_id, field="subJobId")
     await session.refresh(sub)
-    if job.status in (
-        JobStatus.CANCELED,
-        JobStatus.AWAITING_APPROVAL,
-        JobStatus.QUEUED,
-        JobStatus.COMBINING,  # its video is being made from the clips as they are
-    ):
-        raise Conflict(f"the job is {job.status.value}", field="subJobId")
+    # Not while it is queued, awaiting approval, combining (its video is being made from
+    # the clips as they are) or canceled.
+    if not job_may(job.status, JobStatus.RUNNING):
+        raise Conflict(f"the job is {_words(job.status)}", field="subJobId")
     if not regenerate and sub.status is not SubJobStatus.FAILED:
         raise Conflict("only a failed sub-job can be retried", field="subJobId")
     if regenerate and sub.status not in SUB_FINAL:

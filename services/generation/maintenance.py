@@ -10,13 +10,17 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.models import Job, JobStatus, SubJob, SubJobStatus
-from services.generation import runner, tasks
+from db.models import Job, JobKind, JobStatus, SubJob, SubJobStatus
+from services.broker import enqueue_after_commit
+from services.generation import faults, tasks
+from services.generation.completion import fail_now
 from services.generation.deps import Deps
+from services.generation.error_codes import JobErrorCode
 from services.generation.liveness import COMBINE, SUB_JOB, Claim, Liveness
-from services.generation.state import SUB_FINAL, lock_sub_job
+from services.generation.state import RUNNABLE, in_play, lock_sub_job, set_sub_status
 from services.providers.base import ProviderError
 
 log = logging.getLogger(__name__)
@@ -61,8 +65,14 @@ async def resume_orphans(deps: Deps, liveness: Liveness) -> int:
     resumed = 0
     for claim in await liveness.orphans():
         resume = {SUB_JOB: _resume_sub_job, COMBINE: _resume_combine}.get(claim.kind)
-        if resume is not None and await resume(deps, claim):
-            resumed += 1
+        try:
+            if resume is not None and await resume(deps, claim):
+                resumed += 1
+        except Exception as exc:
+            if claim.kind != SUB_JOB:
+                raise  # the claim stays: the next heartbeat tries again
+            # Not at every heartbeat forever: a failed attempt of the sub-job.
+            await faults.sub_job_failed(deps, claim.ident, exc, "resuming")
         await liveness.release(claim)
     return resumed
 
@@ -85,16 +95,47 @@ async def _resume_sub_job(deps: Deps, claim: Claim) -> bool:
             return False
         job, sub = found
         if (
-            sub.status in SUB_FINAL
+            not in_play(job, sub)
             or sub.status is SubJobStatus.QUEUED
-            or job.status not in runner.RUNNABLE
             or sub.attempts != claim.attempt
         ):
             return False  # it moved on without that worker
         log.warning("sub-job %s: worker %s is gone; resuming", sub.id, claim.worker)
-        return await runner.resume_lost(
+        return await resume_lost(
             session, deps, job, sub, f"its worker {claim.worker} stopped answering"
         )
+
+
+async def resume_lost(
+    session: AsyncSession, deps: Deps, job: Job, sub: SubJob, reason: str
+) -> bool:
+    """Under the sub-job's lock: the worker that worked on it is gone. A stored
+    prediction is followed (never paid for twice); a create that died with its worker is
+    made again only where that is free (a local render: rendering again is the resume),
+    and counts as an attempt, so a render that kills its workers ends. A paid create is
+    left to the SUBMIT_LOST_SECONDS rule: it may have reached the provider. Returns
+    whether the sub-job was resumed."""
+    if sub.prediction_id:
+        enqueue_after_commit(
+            session, deps.broker, tasks.RUN_SUB_JOB, str(sub.id),
+            job_id=f"{tasks.run_id(sub)}:resume",
+        )  # fmt: skip
+        return True
+    if not getattr(deps.providers.get(sub.provider), "rerun_is_free", False):
+        log.warning("sub-job %s: %s during a create; waiting for its answer", sub.id, reason)
+        return False
+    if sub.attempts >= deps.settings.max_attempts:
+        reason = f"{reason} ({sub.attempts} attempts)"
+        await fail_now(session, deps, job, sub, reason, JobErrorCode.WORKER_LOST)
+        return True
+    await set_sub_status(
+        session, deps.broker, job, sub, SubJobStatus.QUEUED,
+        message=f"attempt {sub.attempts} stopped: {reason}; rendering again",
+    )  # fmt: skip
+    enqueue_after_commit(
+        session, deps.broker, tasks.RUN_SUB_JOB, str(sub.id), job_id=tasks.run_id(sub)
+    )
+    return True
 
 
 async def reconcile(deps: Deps, liveness: Liveness | None = None) -> int:
@@ -112,7 +153,7 @@ async def reconcile(deps: Deps, liveness: Liveness | None = None) -> int:
             select(SubJob)
             .join(Job, Job.id == SubJob.job_id)
             .where(
-                Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),  # queued: never started
+                Job.status.in_(RUNNABLE),  # queued: never started
                 SubJob.status.in_(OPEN_SUB),
                 SubJob.updated_at < cutoff,
             )
@@ -128,11 +169,13 @@ async def reconcile(deps: Deps, liveness: Liveness | None = None) -> int:
         for job in jobs:
             if job.status is JobStatus.COMBINING:
                 await deps.broker.enqueue(
-                    tasks.COMBINE_JOB, str(job.id), job_id=f"combine:{job.id}"
+                    tasks.COMBINE_JOB, str(job.id), job_id=tasks.combine_id(job.id)
                 )
                 enqueued += 1
-            elif job.kind.value == "pair_video":
-                await deps.broker.enqueue(tasks.SELECT_PAIRS, str(job.id), job_id=f"pairs:{job.id}")
+            elif job.kind is JobKind.PAIR_VIDEO:
+                await deps.broker.enqueue(
+                    tasks.SELECT_PAIRS, str(job.id), job_id=tasks.pairs_id(job.id)
+                )
                 enqueued += 1
     return resumed + enqueued
 

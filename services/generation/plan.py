@@ -74,7 +74,7 @@ async def _image(
 ) -> Asset:
     asset = await session.get(Asset, asset_id)
     if asset is None or asset.client_id != campaign.client_id:
-        raise NotFound("no such asset for this client", field=field_name)
+        raise NotFound("no such asset", field=field_name)
     if asset.kind is not AssetKind.IMAGE:
         raise InvalidInput("must be an image asset", field=field_name)
     return asset
@@ -248,7 +248,7 @@ async def plan_pair_video(session: AsyncSession, viewer: Viewer, req: PairVideoR
     if req.audio_asset_id is not None:
         audio = await session.get(Asset, req.audio_asset_id)
         if audio is None or audio.client_id != campaign.client_id:
-            raise NotFound("no such asset for this client", field="audioAssetId")
+            raise NotFound("no such asset", field="audioAssetId")
         if audio.kind is not AssetKind.AUDIO:
             raise InvalidInput("must be an audio asset", field="audioAssetId")
     image_count = await session.scalar(

@@ -10,6 +10,8 @@ from db.models import Client, Job, JobStatus
 from services.broker import enqueue_after_commit
 from services.generation import tasks
 from services.generation.deps import Deps
+from services.generation.error_codes import JobErrorCode
+from services.generation.faults import job_task
 from services.generation.plan import campaign_images, pair_clips
 from services.generation.requests import Pair
 from services.generation.state import campaign_of, lock_job, set_job_status
@@ -19,6 +21,7 @@ log = logging.getLogger(__name__)
 MAX_SELECTION_ATTEMPTS = 3
 
 
+@job_task(JobStatus.QUEUED, "pair selection", tasks.SELECT_PAIRS, tasks.pairs_id)
 async def select_pairs(deps: Deps, job_id: uuid.UUID, attempt: int = 1) -> None:
     storage = deps.runtime.storage
     async with deps.runtime.session_factory() as session:
@@ -74,12 +77,12 @@ async def _selection_failed(deps: Deps, job_id: uuid.UUID, exc: PairingError, at
             delay = exc.retry_after or deps.runtime.settings.retry_backoff_seconds * attempt
             enqueue_after_commit(
                 session, deps.broker, tasks.SELECT_PAIRS, str(job_id), attempt + 1,
-                job_id=f"pairs:{job_id}:{attempt + 1}", defer_seconds=delay,
+                job_id=tasks.pairs_id(job_id, attempt + 1), defer_seconds=delay,
             )  # fmt: skip
             return
         await set_job_status(
             session, deps.broker, job, JobStatus.FAILED,
-            error=f"pair selection failed: {exc.message}", error_code="PAIRING_FAILED",
+            error=f"pair selection failed: {exc.message}", error_code=JobErrorCode.PAIRING_FAILED,
         )  # fmt: skip
 
 

@@ -1,11 +1,13 @@
-"""State changes of jobs and sub-jobs. Each writes its row and its JobEvent together."""
+"""State changes of jobs and sub-jobs. Each writes its row and its JobEvent together,
+and moves only along the transition tables below: a move they do not list raises
+`IllegalTransition` (a bug, which the task that made it reports as one)."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -16,10 +18,58 @@ from db.base import utcnow
 from db.models import Campaign, Job, JobStatus, SubJob, SubJobStatus
 from services.broker import Broker, release_after_commit
 from services.events import append_event
+from services.generation.error_codes import JobErrorCode
 
 _FRESH = {"populate_existing": True}  # rows read under a lock replace what the session holds
 JOB_FINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
 SUB_FINAL = frozenset({SubJobStatus.SUCCEEDED, SubJobStatus.FAILED, SubJobStatus.CANCELED})
+RUNNABLE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})  # a job whose sub-jobs may work
+# Without a prediction id, a sub-job in these has a create under way (a local render
+# is `processing` inside its create).
+CREATING = frozenset({SubJobStatus.SUBMITTED, SubJobStatus.PROCESSING})
+
+J, S = JobStatus, SubJobStatus
+# Where each status may go. A job is created `queued` (`job_created` logs that).
+JOB_TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
+    J.QUEUED: frozenset({J.RUNNING, J.AWAITING_APPROVAL, J.FAILED, J.CANCELED}),
+    J.AWAITING_APPROVAL: frozenset({J.RUNNING, J.CANCELED}),
+    # running -> running: one clip is re-rendered while the others still run
+    J.RUNNING: frozenset({J.RUNNING, J.COMBINING, J.SUCCEEDED, J.FAILED, J.CANCELED}),
+    J.COMBINING: frozenset({J.SUCCEEDED, J.FAILED, J.CANCELED}),
+    J.SUCCEEDED: frozenset({J.RUNNING}),  # a clip regenerated
+    J.FAILED: frozenset({J.RUNNING}),  # a failed sub-job retried
+    J.CANCELED: frozenset(),
+}
+# A sub-job is created `queued`. A failed attempt with tries left returns to `queued`.
+_ENDS = frozenset({S.QUEUED, S.FAILED, S.CANCELED})
+SUB_TRANSITIONS: Mapping[SubJobStatus, frozenset[SubJobStatus]] = {
+    S.QUEUED: frozenset({S.SUBMITTED, S.FAILED, S.CANCELED}),
+    # -> submitted: a create lost for SUBMIT_LOST_SECONDS is made again, a new attempt
+    S.SUBMITTED: _ENDS | {S.SUBMITTED, S.PROCESSING, S.DOWNLOADING},
+    S.PROCESSING: _ENDS | {S.SUBMITTED, S.DOWNLOADING},
+    # -> downloading: the output copy stalled, and news of the success came again
+    S.DOWNLOADING: _ENDS | {S.DOWNLOADING, S.SUCCEEDED},
+    S.SUCCEEDED: frozenset({S.QUEUED}),  # regenerated
+    S.FAILED: frozenset({S.QUEUED}),  # retried or regenerated
+    S.CANCELED: frozenset({S.QUEUED}),  # regenerated
+}
+
+
+class IllegalTransition(Exception):
+    """A status change the transition tables do not allow: a bug in the caller."""
+
+
+def in_play(job: Job, sub: SubJob) -> bool:
+    """The sub-job has not ended, and its job may still run it: work on it is wanted."""
+    return sub.status not in SUB_FINAL and job.status in RUNNABLE
+
+
+def job_may(current: JobStatus, to: JobStatus) -> bool:
+    return to in JOB_TRANSITIONS[current]
+
+
+def sub_may(current: SubJobStatus, to: SubJobStatus) -> bool:
+    return to in SUB_TRANSITIONS[current]
 
 
 # Lock order, kept by every writer so two of them never wait on each other: a job's
@@ -54,6 +104,18 @@ async def lock_sub_job(session: AsyncSession, sub_id: uuid.UUID) -> tuple[Job, S
     return job, sub
 
 
+async def lock_sub_job_and_job(
+    session: AsyncSession, sub_id: uuid.UUID
+) -> tuple[Job, SubJob] | None:
+    """Lock the sub-job, then its job (the lock order): for changes that may end the
+    sub-job, and so must see every sibling as it is."""
+    found = await lock_sub_job(session, sub_id)
+    if found is None:
+        return None
+    job = await lock_job(session, found[0].id)
+    return None if job is None else (job, found[1])
+
+
 async def lock_sub_jobs(session: AsyncSession, job_id: uuid.UUID) -> None:
     """Lock every sub-job of a job, for a change to the job that reaches into them."""
     await session.execute(_touch_nothing(update(SubJob).where(SubJob.job_id == job_id)))
@@ -75,6 +137,30 @@ async def campaign_of(session: AsyncSession, job: Job) -> Campaign:
     return campaign
 
 
+def age(sub: SubJob) -> float:
+    """Seconds since the sub-job's row last changed (progress and heartbeats touch it)."""
+    return time.time() - sub.updated_at.timestamp()
+
+
+def since_start(sub: SubJob) -> float:
+    """Seconds since the sub-job was first submitted (this render of it)."""
+    return time.time() - (sub.started_at or utcnow()).timestamp()
+
+
+async def job_created(
+    session: AsyncSession,
+    broker: Broker,
+    job: Job,
+    *,
+    message: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """The first event of a new (`queued`) job: its creation, not a transition."""
+    if job.status is not JobStatus.QUEUED or job.last_seq:
+        raise IllegalTransition(f"job {job.id} is not new: it is {job.status.value}")
+    await _job_event(session, broker, job, message, data)
+
+
 async def set_job_status(
     session: AsyncSession,
     broker: Broker,
@@ -83,9 +169,11 @@ async def set_job_status(
     *,
     message: str | None = None,
     error: str | None = None,
-    error_code: str | None = None,
+    error_code: JobErrorCode | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
+    if not job_may(job.status, status):
+        raise IllegalTransition(f"job {job.id}: {job.status.value} -> {status.value}")
     job.status = status
     now = utcnow()
     if status is JobStatus.RUNNING and job.started_at is None:
@@ -96,13 +184,23 @@ async def set_job_status(
         job.finished_at = None
     if error is not None or status is JobStatus.SUCCEEDED:
         job.error, job.error_code = error, error_code
+    await _job_event(session, broker, job, message or error, data)
+
+
+async def _job_event(
+    session: AsyncSession,
+    broker: Broker,
+    job: Job,
+    message: str | None,
+    data: dict[str, Any] | None,
+) -> None:
     await append_event(
         session,
         broker,
         job,
         type="job.status",
-        status=status.value,
-        message=message or error,
+        status=job.status.value,
+        message=message,
         data={
             "costActualUsd": str(job.cost_actual_usd),
             "outputAssetId": str(job.output_asset_id) if job.output_asset_id else None,
@@ -120,10 +218,12 @@ async def set_sub_status(
     *,
     message: str | None = None,
     error: str | None = None,
-    error_code: str | None = None,
+    error_code: JobErrorCode | None = None,
     progress: float | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
+    if not sub_may(sub.status, status):
+        raise IllegalTransition(f"sub-job {sub.id}: {sub.status.value} -> {status.value}")
     sub.status = status
     now = utcnow()
     if status in SUB_FINAL or status is SubJobStatus.QUEUED:

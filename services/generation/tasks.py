@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 from db.models import SubJob
 
@@ -30,3 +31,12 @@ def poll_id(sub: SubJob, n: int) -> str:
     next, and a second chain (a resume after a crash) merges into the first instead of
     doubling it, because its enqueue is refused while both ids are taken."""
     return f"poll:{sub.id}:{sub.attempts}:{n % 2}"
+
+
+def combine_id(job_id: uuid.UUID, attempt: int = 1) -> str:
+    """A join's id; a try after an unexpected error gets the next attempt's."""
+    return f"combine:{job_id}" if attempt <= 1 else f"combine:{job_id}:try{attempt}"
+
+
+def pairs_id(job_id: uuid.UUID, attempt: int = 1) -> str:
+    return f"pairs:{job_id}" if attempt <= 1 else f"pairs:{job_id}:{attempt}"

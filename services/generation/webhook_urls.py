@@ -3,7 +3,7 @@
 Replicate signs a delivery's body, not its URL, so the name is signed by us: an HMAC of
 sub-job and attempt under the webhook secret (which every API and worker process has).
 With it, a prediction whose create answer never reached us is recognised from its first
-delivery, by the attempt that made it and no other (`runner.adopt_prediction`).
+delivery, by the attempt that made it and no other (`adoption.adopt_prediction`).
 """
 
 from __future__ import annotations

@@ -100,4 +100,9 @@ class Provider(Protocol):
         """Verify and parse a webhook delivery; raise WebhookError when it is not genuine."""
         ...
 
+    def parse_prediction(self, data: Mapping[str, Any]) -> Prediction:
+        """A prediction in this provider's own JSON (the body of a verified webhook, handed
+        from the API to a worker); ProviderError when it is not one."""
+        ...
+
     async def aclose(self) -> None: ...

@@ -35,7 +35,7 @@ def file_path(url: str) -> Path:
 class LocalProvider:
     name = "local"
     # Its create is the render and costs nothing: one that died with its worker is
-    # resumed by rendering again (`runner.resume_lost`).
+    # resumed by rendering again (`maintenance.resume_lost`).
     rerun_is_free = True
 
     def __init__(self, work_dir: Path) -> None:
@@ -162,6 +162,9 @@ class LocalProvider:
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> Prediction:
         raise WebhookError("the local provider sends no webhooks")
+
+    def parse_prediction(self, data: Mapping[str, Any]) -> Prediction:
+        raise ProviderError("the local provider's predictions have no JSON form")
 
     async def aclose(self) -> None:
         shutil.rmtree(self.work_dir, ignore_errors=True)

@@ -41,7 +41,7 @@ MAX_INLINE_RETRY_AFTER = 10.0  # seconds we are willing to wait inside one creat
 # pool errors happen before anything is sent.)
 _ANSWER_LOST = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)
 # One create POST gets this long to answer; with its inline 429 retries a create ends
-# within 4 x 60 + 3 x 10 s, before the runner takes it for lost (SUBMIT_LOST_SECONDS).
+# within 4 x 60 + 3 x 10 s, before the submit task takes it for lost (SUBMIT_LOST_SECONDS).
 CREATE_TIMEOUT = 60.0
 _DOWNLOAD_CHUNK = 1 << 20
 _RESETS_IN = re.compile(r"resets in ~?\s*(\d+(?:\.\d+)?)\s*s", re.IGNORECASE)
@@ -312,6 +312,9 @@ class ReplicateProvider:
         if self._webhooks is None:
             raise WebhookError("no Replicate webhook secret is configured")
         return self._webhooks.parse(headers, body)
+
+    def parse_prediction(self, data: Mapping[str, Any]) -> Prediction:
+        return prediction_from_json(data)
 
     async def aclose(self) -> None:
         if self._owns_http:
