@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from strawberry import relay
 
 from services.errors import NotFound
+
+
+def noun(type_name: str) -> str:
+    """How messages name a type: "Client" -> "client", "SubJob" -> "sub-job"."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", type_name).lower()
 
 
 def encode(type_name: str, row_id: uuid.UUID) -> str:
@@ -22,14 +28,15 @@ def parse(value: str) -> relay.GlobalID | None:
 
 
 def decode(value: str, type_name: str, field: str) -> uuid.UUID:
-    """The row id inside a global ID of `type_name`; NotFound for anything else."""
+    """The row id inside a global ID of `type_name`; for anything else the NotFound a
+    missing row gets ("no such client"), so a made-up ID tells nothing more."""
     try:
         gid = relay.GlobalID.from_id(value)
         if gid.type_name != type_name:
             raise ValueError(gid.type_name)
         return uuid.UUID(gid.node_id)
     except Exception:
-        raise NotFound(f"no {type_name} with this id", field=field) from None
+        raise NotFound(f"no such {noun(type_name)}", field=field) from None
 
 
 def decode_optional(value: str | None, type_name: str, field: str) -> uuid.UUID | None:

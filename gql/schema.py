@@ -12,9 +12,8 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.types import ExecutionContext
-from strawberry.utils.logging import StrawberryLogger
 
-from gql.errors import MaskUnexpectedErrors, is_unexpected, log
+from gql.errors import MaskUnexpectedErrors, log_error
 from gql.execution import LeafFastExecutionContext
 from gql.limits import LimitedParserCache, Limits, QueryLimitsExtension, validation_rules
 from gql.mutations.assets import AssetMutations
@@ -40,14 +39,11 @@ class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Only unexpected errors are logged at ERROR: a client's own (syntax, validation,
-        refused limits, service errors) are routine, and a flood of refused documents must
-        not become a flood of error logs with tracebacks."""
+        """Each error logged once: an unexpected one at ERROR with its traceback, a client's
+        own (syntax, validation, refused limits, service errors) at INFO in one line, so a
+        flood of refused documents never becomes a flood of tracebacks. See gql.errors."""
         for error in errors:
-            if is_unexpected(error):
-                StrawberryLogger.error(error, execution_context)
-            else:
-                log.debug("client error: %s", error.message)
+            log_error(error)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

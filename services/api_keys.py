@@ -50,7 +50,7 @@ async def create_key(
         raise InvalidInput("a key is either admin or scoped to one client", field="clientId")
     label = validation.optional_text(name, "name", 200)
     if client_id is not None and await session.get(Client, client_id) is None:
-        raise NotFound(f"client {client_id} does not exist", field="clientId")
+        raise NotFound("no such client", field="clientId")
     prefix = "".join(secrets.choice(_ALPHABET) for _ in range(10))
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiKey(
@@ -88,7 +88,7 @@ async def revoke_key(session: AsyncSession, prefix_or_id: str) -> ApiKey:
         except ValueError:
             row = None
     if row is None:
-        raise NotFound(f"no API key {prefix_or_id!r}", field="key")
+        raise NotFound("no such API key", field="key")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
     return row

@@ -71,10 +71,7 @@ def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:
 async def create_campaign(
     session: AsyncSession, viewer: Viewer, client_id: uuid.UUID, fields: dict[str, Any]
 ) -> Campaign:
-    try:
-        client = await get_client(session, viewer, client_id)
-    except NotFound as exc:
-        raise NotFound(exc.message, field="clientId") from None
+    client = await get_client(session, viewer, client_id, field="clientId")
     campaign = Campaign(client_id=client.id, metadata_={})
     _apply(campaign, {"name": "", **fields})
     session.add(campaign)

@@ -16,11 +16,13 @@ from services.pagination import Page, PageArgs, fetch_page
 from services.viewer import Viewer
 
 
-async def get_client(session: AsyncSession, viewer: Viewer, client_id: uuid.UUID) -> Client:
+async def get_client(
+    session: AsyncSession, viewer: Viewer, client_id: uuid.UUID, field: str = "id"
+) -> Client:
     """The client, or NotFound also when it belongs to another tenant (no existence leak)."""
     client = await session.get(Client, client_id)
     if client is None or not viewer.can_access(client.id):
-        raise NotFound("no such client", field="id")
+        raise NotFound("no such client", field=field)
     return client
 
 
@@ -54,7 +56,7 @@ async def _brand_guidelines(
     if logo is not None:
         asset = await session.get(Asset, logo)
         if asset is None or client_id is None or asset.client_id != client_id:
-            raise NotFound("no such asset for this client", field="brandGuidelines.logoAssetId")
+            raise NotFound("no such asset", field="brandGuidelines.logoAssetId")
         if asset.kind != "image":
             raise InvalidInput("the logo must be an image", field="brandGuidelines.logoAssetId")
     return {

@@ -1,4 +1,4 @@
-"""The `reelgraph` command: keys, serve on the embedded default, migrate."""
+"""The `reelgraph` command: keys, serve on the embedded default, gc."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-CLI = [sys.executable, "-c", "from gql.cli import main; main()"]
+CLI = [sys.executable, "-m", "gql.cli"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -57,9 +57,13 @@ def test_keys_create_list_revoke(cli_env: dict[str, str], tmp_path: Path) -> Non
     assert "\trevoked\t" in next(r for r in listed.stdout.splitlines() if r.startswith(prefix))
 
     assert run("keys", "create", env=cli_env).returncode == 2
-    missing = run("keys", "create", "--client", "00000000-0000-0000-0000-000000000000", env=cli_env)
-    assert missing.returncode == 2
-    assert "NOT_FOUND" in missing.stderr
+    # a missing client and an ID that names none are refused alike, with one wording
+    for client in ["00000000-0000-0000-0000-000000000000", "Q2xpZW50OjE=", "nope"]:
+        missing = run("keys", "create", "--client", client, env=cli_env)
+        assert missing.returncode == 2
+        assert missing.stderr == "error: NOT_FOUND: clientId: no such client\n", missing.stderr
+    unknown = run("keys", "revoke", "rg_nothing", env=cli_env)
+    assert (unknown.returncode, unknown.stderr) == (2, "error: NOT_FOUND: key: no such API key\n")
 
 
 def test_keys_create_refuses_a_bad_name(cli_env: dict[str, str]) -> None:
@@ -127,8 +131,13 @@ def test_serve_embedded_default_prints_a_working_key(tmp_path: Path) -> None:
                 break
         key = next(line.strip() for line in lines if line.strip().startswith("rg_"))
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        assert f"GraphiQL: {base}/graphql\n" in lines
         page = httpx.get(f"{base}/graphql", headers={"Accept": "text/html"})
         assert "graphiql" in page.text.lower()
+        assert f"Dashboard: {base}/dashboard\n" in lines  # beside GraphiQL's, and served
+        dashboard = httpx.get(f"{base}/dashboard")
+        assert dashboard.status_code == 200
+        assert dashboard.headers["content-type"].startswith("text/html")
         created = _graphql(
             base, key, 'mutation { createClient(input: {name: "First"}) { __typename } }'
         )

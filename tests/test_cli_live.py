@@ -1,11 +1,14 @@
 """`reelgraph watch` and `reelgraph demo` as subprocesses: `watch` against the served app
-while a real job runs on the in-process worker, `demo` end to end on its own data dir."""
+while a real job runs on the in-process worker (and against no server at all), `demo` end
+to end on its own data dir, stopping its server or serving on until Ctrl-C."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import re
+import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -49,7 +52,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 async def cli(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gql.cli_live", *args,
+        sys.executable, "-m", "gql.cli", *args,
         cwd=ROOT, env=env or _env(), stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
@@ -165,9 +168,20 @@ async def test_watch_refuses_a_bad_key_or_job(base_url: str, tenant: GraphQLClie
     code, output = await finish(
         await cli("watch", "Sm9iOng=", "--url", base_url, "--key", str(tenant.key))
     )
-    assert code == 2 and "no job Sm9iOng=" in output, output
+    assert code == 2 and "no such job: Sm9iOng=" in output, output
     code, output = await finish(await cli("watch", "x", "--url", base_url, env=_env()))
     assert code == 2 and "REELGRAPH_API_KEY" in output, output
+
+
+async def test_watch_names_the_url_it_cannot_reach() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound and never listening: connections are refused
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        code, output = await finish(await cli("watch", "Sm9iOng=", "--url", url, "--key", "k"))
+    assert code == 2, output
+    assert f"error: cannot reach a reelgraph server at {url} (" in output, output
+    assert "`reelgraph serve`" in output and "--url or REELGRAPH_URL" in output, output
+    assert "Traceback" not in output
 
 
 async def test_demo_runs_the_whole_loop_offline(tmp_path: Path) -> None:
@@ -177,10 +191,69 @@ async def test_demo_runs_the_whole_loop_offline(tmp_path: Path) -> None:
     assert "seeded client, campaign" in output
     assert len(re.findall(r"^sub-job #\d seedance-1-lite: ", output, re.M)) == 2, output
     assert "succeeded: cost $0.072 (estimate $0.072)" in output
-    assert last_line(output, "video").startswith("http://127.0.0.1:")
     video = Path(last_line(output, "file"))
     assert video.is_file() and video.is_relative_to(data_dir.resolve())
     info = await probe(video)
     assert info.duration_seconds is not None
     assert abs(info.duration_seconds - (2 * 2 - 0.5)) <= 1 / 24 + 1e-3, info
     assert (info.width, info.height) == (852, 480), info  # 16:9 at 480p, even width
+    # The server stops with the demo, which says so and links to nothing it no longer serves.
+    base = last_line(output, "reelgraph demo").removeprefix("serving on ").split()[0]
+    assert base.startswith("http://127.0.0.1:"), output
+    stopped = output.index("The demo's server has stopped.")
+    assert "video:" not in output and "http://" not in output[output.index("\n") :], output
+    assert f"--data-dir {data_dir.resolve()}" in output[stopped:], output
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"{base}/healthz")
+
+
+def _listening_port() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+async def test_demo_keeps_serving_on_its_port_until_ctrl_c(tmp_path: Path) -> None:
+    with _listening_port() as taken:  # a port in use: refused before any work
+        port = taken.getsockname()[1]
+        code, output = await finish(
+            await cli("demo", "--data-dir", str(tmp_path), "--port", str(port))
+        )
+    assert code == 2, output
+    assert f"error: cannot listen on 127.0.0.1:{port} (" in output, output
+
+    process = await cli("demo", "--data-dir", str(tmp_path), "--port", str(port), "--keep-serving")
+    try:
+        output = await read_until(process, r"serving on \S+ until Ctrl-C")
+        base = f"http://127.0.0.1:{port}"
+        assert f"reelgraph demo: serving on {base} (" in output, output
+        key = last_line(output, "admin key")
+        links = [
+            last_line(output, label).split()[0] for label in ("video", "GraphiQL", "dashboard")
+        ]
+        assert links[1:] == [f"{base}/graphql", f"{base}/dashboard"], output
+        async with httpx.AsyncClient() as http:
+            video = await http.get(links[0])
+            assert (video.status_code, video.headers["content-type"]) == (200, "video/mp4")
+            graphiql = await http.get(links[1], headers={"Accept": "text/html"})
+            assert "graphiql" in graphiql.text.lower()
+            assert (await http.get(links[2])).status_code == 200
+            viewer = await http.post(
+                links[1],
+                json={"query": "{ viewer { role } }"},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert viewer.json() == {"data": {"viewer": {"role": "ADMIN"}}}
+        process.send_signal(signal.SIGINT)
+        code, rest = await finish(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert code == 130, output + rest
+    assert "stopped" in rest
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"{base}/healthz")

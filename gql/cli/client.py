@@ -1,22 +1,21 @@
 """A small client of this API for terminals: GraphQL over HTTP, and the `jobProgress`
 subscription over graphql-transport-ws, resumed after the last `seq` when a connection
-drops."""
+drops. (A terminal client of our own: PyPI's `gql` client library would install a
+top-level `gql` package over this project's.)"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import json
-import signal
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-T = TypeVar("T")
 FINAL = frozenset({"succeeded", "failed", "canceled"})
 TRANSPORT_WS = Subprotocol("graphql-transport-ws")
 EVENT_FIELDS = """jobId subJobId subJobIndex seq type status progress message costUsd
@@ -65,7 +64,8 @@ class Api:
         try:
             body = response.json()
         except ValueError:
-            raise ApiError(f"HTTP {response.status_code}: {response.text[:200]}") from None
+            status = response.status_code
+            raise ApiError(f"{response.url}: HTTP {status}: {response.text[:200]}") from None
         if response.status_code != 200 or body.get("errors"):
             raise ApiError(_errors_text(body.get("errors")) or f"HTTP {response.status_code}")
         data: dict[str, Any] = body["data"]
@@ -100,7 +100,7 @@ class Api:
     async def job(self, job_id: str) -> dict[str, Any]:
         node = (await self.execute(JOB, {"id": job_id}))["node"]
         if node is None or node.get("__typename") != "Job":
-            raise ApiError(f"no job {job_id} for this key")
+            raise ApiError(f"no such job: {job_id} (or not one this key can see)")
         job: dict[str, Any] = node
         return job
 
@@ -140,12 +140,13 @@ async def job_events(
                 raise ApiError(f"the server closed the subscription ({code} {reason})") from None
             problem = f"connection lost (close code {code})" if code else "connection lost"
         except InvalidStatus as exc:
-            raise ApiError(f"WebSocket refused: HTTP {exc.response.status_code}") from None
+            status = exc.response.status_code
+            raise ApiError(f"{ws_url(base_url)} refused the WebSocket: HTTP {status}") from None
         except (_Dropped, InvalidHandshake, OSError, TimeoutError) as exc:
             problem = f"connection lost ({exc.__class__.__name__})"
         failures += 1
         if failures > retries:
-            raise ApiError(f"{problem}; gave up after {retries} retries")
+            raise ApiError(f"{ws_url(base_url)}: {problem}; gave up after {retries} retries")
         notify(f"{problem}: reconnecting, resuming after event {last}")
         await asyncio.sleep(min(0.25 * 2**failures, 5.0))  # backoff before reconnecting
 
@@ -179,21 +180,3 @@ async def _operation(
         elif kind == "complete":
             return
     raise _Dropped
-
-
-async def stoppable(work: Coroutine[Any, Any, T]) -> T | None:
-    """Run `work`; SIGINT or SIGTERM cancels it, so its cleanup (the server, the embedded
-    Redis, the worker) runs, and gives None."""
-    task = asyncio.ensure_future(work)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
-    try:
-        return await task
-    except asyncio.CancelledError:
-        if task.cancelled():
-            return None
-        raise
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
