@@ -19,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from db.migrate import upgrade
 from gql.dashboard.routes import dashboard_routes
+from gql.graphiql.routes import graphiql_routes
 from gql.live.events import LiveEvent
 from gql.live.feeds import Live
 from gql.live.hub import Hub
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/webhooks/replicate", replicate_webhook, methods=["POST"]),
             Route("/healthz", health),
             *dashboard_routes,
+            *(graphiql_routes if settings.graphiql else []),  # the page's own files
         ],
         # Outermost first: a refused request still carries its X-Request-ID.
         middleware=[Middleware(RequestIdMiddleware), Middleware(RateLimitMiddleware)],

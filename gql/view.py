@@ -8,7 +8,8 @@
 - Bodies are bounded before they are read (gql/http_limits.py): an upload's key is
   checked before its body, and every body stops at its cap; each refusal is a 4xx
   with a GraphQL error body and a stable code, never a 500 or plain text.
-- Subscriptions are served over WebSockets only; GraphiQL only if `Settings.graphiql`.
+- Subscriptions are served over WebSockets only; GraphiQL only if `Settings.graphiql`, from
+  the app's own files (gql/graphiql), so it works with no network.
 
 WebSockets (graphql-transport-ws and the legacy graphql-ws) authenticate once, at
 `connection_init`: the key comes in its payload (`Authorization: Bearer <key>`,
@@ -39,6 +40,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from gql.context import Context
+from gql.graphiql.routes import graphiql_page
 from gql.http_limits import (
     CappedBody,
     Refusal,
@@ -280,6 +282,10 @@ class GraphQLView(GraphQL[Context, None]):
         context.viewer = viewer
         unset: UnsetType = UNSET
         return unset
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from this app's own files (gql/graphiql), never from a CDN."""
+        return graphiql_page()
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
