@@ -49,11 +49,11 @@ class Context:
         if isinstance(self.request, WebSocket):
             loaders = _operation_loaders.get()
             if loaders is None:
-                loaders = Loaders(self.runtime.session_factory, self.eta)
+                loaders = Loaders(self.runtime.session_factory)
                 _operation_loaders.set(loaders)
             return loaders
         if self._loaders is None:
-            self._loaders = Loaders(self.runtime.session_factory, self.eta)
+            self._loaders = Loaders(self.runtime.session_factory)
         return self._loaders
 
     def release(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
@@ -14,7 +13,6 @@ from strawberry.dataloader import DataLoader
 from db.models import Asset, Campaign, CampaignStatus, Client, Job, JobEvent, SubJob
 from services import assets, campaigns, clients, events, jobs, stats
 from services.assets import AssetFilter
-from services.eta import EtaEstimator
 from services.jobs import JobFilter
 from services.pagination import Page, PageArgs
 
@@ -58,23 +56,12 @@ def _grouped(
     return DataLoader(load_fn=load)
 
 
-def _expected(eta: EtaEstimator | None) -> DataLoader[str, float | None]:
-    """A model's expected run time, asked of the (cached) estimator once per request."""
-
-    async def load(models: list[str]) -> list[float | None]:
-        if eta is None:
-            return [None] * len(models)
-        return list(await asyncio.gather(*(eta.expected(m) for m in models)))
-
-    return DataLoader(load_fn=load)
-
-
 def _split(key: tuple[Any, ...]) -> tuple[uuid.UUID, tuple[Any, ...]]:
     return key[0], key[1:]
 
 
 class Loaders:
-    def __init__(self, factory: Factory, eta: EtaEstimator | None = None) -> None:
+    def __init__(self, factory: Factory) -> None:
         self.client: DataLoader[uuid.UUID, Client | None] = _by_id(factory, clients.load_clients)
         self.campaign: DataLoader[uuid.UUID, Campaign | None] = _by_id(
             factory, campaigns.load_campaigns
@@ -162,4 +149,3 @@ class Loaders:
         self.job_events: DataLoader[tuple[uuid.UUID, int, int], list[JobEvent]] = _grouped(
             factory, _split, job_events
         )
-        self.expected_seconds: DataLoader[str, float | None] = _expected(eta)

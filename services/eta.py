@@ -1,33 +1,150 @@
-"""How long a sub-job should take: the median run time of its model's past sub-jobs.
+"""How long a sub-job should take, and how long it has left.
 
-`expected` is the median of `finished_at - started_at` over the model's latest
-succeeded sub-jobs; the remaining time of a running sub-job is that minus what it
-has run so far (never below zero). Both are None when the model has no history.
-Figures are cached per model for `ttl` seconds, one query per model at a time.
+A model's history is its latest `sample` succeeded sub-jobs: each one's run time
+(`finished_at - started_at`), its size (output seconds x the square root of its pixels x
+its frame rate over 24: a 10 s clip counts five times a 2 s one, a 1080p frame a bit over
+twice a 480p one), and its progress curve: the share of its run time at which it
+reported each progress (from its `subjob.progress` events). A sub-job's *expected* run
+time is the median of its `NEAREST` past runs in size (the same length and resolution
+when there are such), each scaled by the size ratio.
+
+The time *left* of a running sub-job that has run `elapsed` seconds at progress `p`:
+
+- no history: unknown (None), never a guess;
+- `downloading`: the render is done, its output is being stored: a small share of the
+  expected time;
+- no progress reported: the median of what those past runs still had to go once they
+  had run as long; unknown once it has outrun every one of them (a late job is not
+  "0 s left");
+- progress `p`, and past runs that reported about as much: they had done it `share` of
+  the way through their run, so this one will take `elapsed / share` in all. Progress
+  is rarely linear in time (a provider's queue before the first tick, an encoder whose
+  output lags what it has read): the curve is what calibrates it, per model and size;
+- progress but no such curve: the history's figure blended with the pace so far,
+  `elapsed x (1 - p) / p`, weighing `p`.
+
+Either way a render slower than every one before is never "0 s left" at 5 %.
+Histories are cached per model for `ttl` seconds, one query per model at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.models import SubJob, SubJobStatus
+from db.models import JobEvent, SubJob, SubJobStatus
+from services import catalog
 
 RUNNING = frozenset({"submitted", "processing", "downloading"})
+RESTARTS = frozenset({"queued", "submitted"})  # a new run may begin: its start is read again
+NEAREST = 7  # past runs an expectation is the median of
+CURVE_POINTS, CURVE_WINDOW = 9, 0.1  # past progress reports within 0.1 of this one's
+DOWNLOAD_SHARE = 0.03  # of the expected run time, left once the output is downloading
+ROW_SECONDS = 0.05  # a burst of events (a replay) reads the row once
 
 
-async def median_run_seconds(session: AsyncSession, model: str, sample: int) -> float | None:
+def size_of(input: Mapping[str, Any]) -> float:
+    """The relative amount of work in a sub-job's logical input (images count 1 s)."""
+    seconds = _number(input.get("duration")) or 1.0
+    height = catalog.RESOLUTION_HEIGHTS.get(str(input.get("resolution") or ""), 720)
+    w, h = catalog.ASPECT_RATIOS.get(str(input.get("aspect_ratio") or ""), (16, 9))
+    fps = _number(input.get("fps")) or 24.0
+    return seconds * math.sqrt(height * height * max(w, h) / min(w, h)) * fps / 24.0
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    seconds: float
+    size: float
+    mode: str | None
+    curve: tuple[tuple[float, float], ...] = ()
+    """(progress, share of the run's time when it was reported), as the run reported it."""
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A model's latest finished runs, newest first."""
+
+    runs: tuple[Run, ...]
+
+    def nearest(self, input: Mapping[str, Any]) -> list[tuple[float, Run]]:
+        """The nearest past runs in size, each with its time scaled to this input's."""
+        size, mode = size_of(input), input.get("mode")
+
+        def distance(run: Run) -> float:
+            return abs(math.log(run.size / size)) + (run.mode != mode)
+
+        nearest = sorted(self.runs, key=distance)[:NEAREST]  # stable: the newest on ties
+        return [(run.seconds * size / run.size, run) for run in nearest]
+
+    def expected(self, input: Mapping[str, Any]) -> float:
+        return round(statistics.median(t for t, _ in self.nearest(input)), 3)
+
+    def remaining(
+        self, input: Mapping[str, Any], *, status: str, elapsed: float, progress: float | None
+    ) -> float | None:
+        """Seconds left of a sub-job in `status`, `elapsed` seconds into its run."""
+        if status not in RUNNING:
+            return None
+        nearest = self.nearest(input)
+        runs = [t for t, _ in nearest]
+        if status == "downloading":
+            return round(DOWNLOAD_SHARE * statistics.median(runs), 3)
+        elapsed = max(elapsed, 0.0)
+        left = [run - elapsed for run in runs if run > elapsed]
+        prior = statistics.median(left) if left else None
+        if progress is None or progress <= 0:
+            return None if prior is None else round(prior, 3)
+        p = min(progress, 1.0)
+        share = _share_at(p, (run for _, run in nearest))
+        if share is not None:
+            return round(elapsed * (1 / share - 1), 3)
+        pace = elapsed * (1 - p) / p
+        return round(pace if prior is None else (1 - p) * prior + p * pace, 3)
+
+
+def _share_at(progress: float, runs: Iterable[Run]) -> float | None:
+    """The median share of their run time at which past runs reported about `progress`;
+    None when fewer than three reports come close."""
+    points = sorted((abs(p - progress), share) for run in runs for p, share in run.curve)
+    close = [share for gap, share in points[:CURVE_POINTS] if gap <= CURVE_WINDOW]
+    if len(close) < 3:
+        return None
+    return min(max(statistics.median(close), 0.02), 0.99)
+
+
+async def load_history(session: AsyncSession, model: str, sample: int) -> History | None:
     stmt = (
-        select(SubJob.started_at, SubJob.finished_at)
+        select(
+            SubJob.id,
+            SubJob.job_id,
+            SubJob.started_at,
+            SubJob.finished_at,
+            SubJob.input["duration"].as_float(),
+            SubJob.input["resolution"].as_string(),
+            SubJob.input["aspect_ratio"].as_string(),
+            SubJob.input["fps"].as_float(),
+            SubJob.input["mode"].as_string(),
+        )
         .where(
             SubJob.model == model,
             SubJob.status == SubJobStatus.SUCCEEDED,
@@ -37,25 +154,57 @@ async def median_run_seconds(session: AsyncSession, model: str, sample: int) -> 
         .order_by(SubJob.finished_at.desc())
         .limit(sample)
     )
-    runs = [(f - s).total_seconds() for s, f in (await session.execute(stmt)).all() if s and f]
-    return round(statistics.median(runs), 3) if runs else None
-
-
-def remaining(expected: float | None, started_at: datetime | None, at: datetime) -> float | None:
-    """Seconds left at `at` for a sub-job that started at `started_at`."""
-    if expected is None or started_at is None:
+    rows = (await session.execute(stmt)).all()
+    if not rows:
         return None
-    return round(max(expected - (at - started_at).total_seconds(), 0.0), 3)
+    curves = await _curves(session, {r[1] for r in rows}, {r[0]: (r[2], r[3]) for r in rows})
+    runs = []
+    for sub_id, _, started, finished, duration, resolution, aspect, fps, mode in rows:
+        shape = {"duration": duration, "resolution": resolution, "aspect_ratio": aspect, "fps": fps}
+        seconds = max((finished - started).total_seconds(), 0.001)
+        runs.append(Run(seconds, size_of(shape), mode, tuple(curves.get(sub_id, ()))))
+    return History(tuple(runs))
+
+
+async def _curves(
+    session: AsyncSession,
+    job_ids: set[uuid.UUID],
+    spans: dict[uuid.UUID, tuple[datetime, datetime]],
+) -> dict[uuid.UUID, list[tuple[float, float]]]:
+    """Each run's progress reports during its run, as (progress, share of its time).
+    Read by job (the log's own index), a few hundred rows per model."""
+    stmt = select(JobEvent.sub_job_id, JobEvent.created_at, JobEvent.progress).where(
+        JobEvent.job_id.in_(job_ids),
+        JobEvent.sub_job_id.in_(list(spans)),
+        JobEvent.type == "subjob.progress",
+        JobEvent.progress > 0,
+        JobEvent.progress < 1,
+    )
+    curves: defaultdict[uuid.UUID, list[tuple[float, float]]] = defaultdict(list)
+    for sub_id, at, progress in await session.execute(stmt):
+        if sub_id is None or progress is None:
+            continue
+        started, finished = spans[sub_id]
+        if started <= at <= finished:  # this run's, not an earlier attempt's
+            share = (at - started).total_seconds() / (finished - started).total_seconds()
+            curves[sub_id].append((progress, share))
+    return curves
 
 
 @dataclass(frozen=True, slots=True)
 class SubJobTiming:
     model: str
+    input: Mapping[str, Any]
     started_at: datetime | None
+    progress: float | None
+    read_at: float
+
+
+_UNSET: Any = object()
 
 
 class EtaEstimator:
-    """A per-process cache in front of `median_run_seconds` and sub-job timings."""
+    """A per-process cache of model histories and sub-job timings."""
 
     def __init__(
         self,
@@ -70,44 +219,78 @@ class EtaEstimator:
         self._sample = sample
         self._ttl = ttl
         self._clock = clock
-        self._medians: dict[str, tuple[float, asyncio.Future[float | None]]] = {}
+        self._histories: dict[str, tuple[float, asyncio.Future[History | None]]] = {}
         self._timings: OrderedDict[uuid.UUID, SubJobTiming] = OrderedDict()
         self._max_sub_jobs = max_sub_jobs
 
-    async def expected(self, model: str) -> float | None:
+    async def history(self, model: str) -> History | None:
         now = self._clock()
-        cached = self._medians.get(model)
+        cached = self._histories.get(model)
         if cached is not None and (now < cached[0] or not cached[1].done()):
             return await asyncio.shield(cached[1])
-        future: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
-        self._medians[model] = (now + self._ttl, future)
+        future: asyncio.Future[History | None] = asyncio.get_running_loop().create_future()
+        self._histories[model] = (now + self._ttl, future)
         try:
             async with self._factory() as session:
-                value = await median_run_seconds(session, model, self._sample)
+                value = await load_history(session, model, self._sample)
         except BaseException as exc:
-            self._medians.pop(model, None)
+            self._histories.pop(model, None)
             future.set_exception(exc)
             future.exception()  # retrieved here; waiters get it through shield
             raise
         future.set_result(value)
         if value is None:  # no history yet: ask again next time, it may have some by then
-            self._medians.pop(model, None)
+            self._histories.pop(model, None)
         return value
 
-    async def timing(self, sub_job_id: uuid.UUID) -> SubJobTiming | None:
-        """Model and start of a sub-job; kept once it has started (neither changes after)."""
+    async def expected(self, model: str) -> float | None:
+        """The median run time of the model's latest runs, whatever their size."""
+        history = await self.history(model)
+        if history is None:
+            return None
+        return round(statistics.median(run.seconds for run in history.runs), 3)
+
+    async def estimate(
+        self,
+        model: str,
+        input: Mapping[str, Any],
+        *,
+        started_at: datetime | None,
+        status: str,
+        progress: float | None,
+        at: datetime,
+    ) -> tuple[float | None, float | None]:
+        """(expectedSeconds, etaSeconds) of a sub-job as it is at `at`."""
+        history = await self.history(model)
+        if history is None:
+            return None, None
+        expected = history.expected(input)
+        if started_at is None:
+            return expected, None
+        elapsed = (at - started_at).total_seconds()
+        eta = history.remaining(input, status=status, elapsed=elapsed, progress=progress)
+        return expected, eta
+
+    async def timing(
+        self, sub_job_id: uuid.UUID, max_age: float | None = None
+    ) -> SubJobTiming | None:
+        """A sub-job's model, input, start and progress; read again when older than
+        `max_age` seconds (None: kept once it has started)."""
         cached = self._timings.get(sub_job_id)
-        if cached is not None:
+        if cached is not None and (max_age is None or self._clock() - cached.read_at <= max_age):
             return cached
         async with self._factory() as session:
             row = (
                 await session.execute(
-                    select(SubJob.model, SubJob.started_at).where(SubJob.id == sub_job_id)
+                    select(SubJob.model, SubJob.input, SubJob.started_at, SubJob.progress).where(
+                        SubJob.id == sub_job_id
+                    )
                 )
             ).first()
         if row is None:
             return None
-        timing = SubJobTiming(model=row[0], started_at=row[1])
+        timing = SubJobTiming(row[0], row[1] or {}, row[2], row[3], self._clock())
+        self._timings.pop(sub_job_id, None)
         if timing.started_at is not None:
             self._timings[sub_job_id] = timing
             while len(self._timings) > self._max_sub_jobs:
@@ -115,14 +298,28 @@ class EtaEstimator:
         return timing
 
     async def for_event(
-        self, sub_job_id: uuid.UUID | None, status: str, at: datetime
+        self,
+        sub_job_id: uuid.UUID | None,
+        status: str,
+        at: datetime,
+        progress: float | None = _UNSET,
     ) -> tuple[float | None, float | None]:
-        """(expectedSeconds, etaSeconds) of a sub-job event; eta only while it runs."""
+        """(expectedSeconds, etaSeconds) of a sub-job event; eta only while it runs.
+
+        Without `progress`, the sub-job's row says it (read at most every ROW_SECONDS):
+        the event was written with the row, so live they agree."""
         if sub_job_id is None:
             return None, None
-        timing = await self.timing(sub_job_id)
+        if status in RESTARTS:
+            self._timings.pop(sub_job_id, None)  # a retry or a re-render starts again
+        timing = await self.timing(sub_job_id, ROW_SECONDS if progress is _UNSET else None)
         if timing is None:
             return None, None
-        expected = await self.expected(timing.model)
-        eta = remaining(expected, timing.started_at, at) if status in RUNNING else None
-        return expected, eta
+        return await self.estimate(
+            timing.model,
+            timing.input,
+            started_at=timing.started_at,
+            status=status,
+            progress=timing.progress if progress is _UNSET else progress,
+            at=at,
+        )

@@ -112,7 +112,8 @@ async def test_statement_count_is_flat(
             assert all(e["expectedSeconds"] > 0 for e in sub_events), sub_events
             for e in sub_events:  # a countdown while it ran, none otherwise
                 if e["status"] in ("submitted", "processing", "downloading"):
-                    assert 0 <= e["etaSeconds"] <= e["expectedSeconds"], e
+                    # null when a render runs late without progress; may pass expectedSeconds
+                    assert e["etaSeconds"] is None or e["etaSeconds"] >= 0, e
                 else:
                     assert e["etaSeconds"] is None, e
             assert job["subJobs"][0]["expectedSeconds"] > 0

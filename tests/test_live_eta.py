@@ -73,10 +73,7 @@ async def test_expected_is_the_median_of_past_runs_and_is_cached(
     assert await estimator.expected(model) == pytest.approx(4.0, abs=0.01)  # cached
     clock.now += 2
     assert await estimator.expected(model) == pytest.approx(9.0, abs=0.01)  # expired
-    at = utcnow()
-    assert eta.remaining(4.0, at - timedelta(seconds=1), at) == pytest.approx(3.0, abs=0.001)
-    assert eta.remaining(4.0, at - timedelta(seconds=10), at) == 0.0
-    assert eta.remaining(None, at, at) is None
+    # what is left of a running sub-job: tests/test_eta.py
 
 
 async def test_sub_jobs_carry_expected_and_remaining_seconds(

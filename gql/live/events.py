@@ -64,6 +64,6 @@ class LiveEvent:
 async def _with_eta(event: JobEvent, eta: EtaEstimator) -> JobEvent:
     assert event.sub_job_uuid is not None
     event.expected_seconds, event.eta_seconds = await eta.for_event(
-        event.sub_job_uuid, event.status, event.created_at
+        event.sub_job_uuid, event.status, event.created_at, event.progress
     )
     return event

@@ -27,13 +27,13 @@ class JobEvent:
     created_at: datetime
     expected_seconds: float | None = strawberry.field(
         default=None,
-        description="Sub-job events: the median run time of the model's past sub-jobs, in "
-        "seconds; null without history.",
+        description="Sub-job events: the sub-job's expected run time in seconds (as "
+        "SubJob.expectedSeconds); null without history.",
     )
     eta_seconds: float | None = strawberry.field(
         default=None,
-        description="Sub-job events while it runs: seconds left at the event's time "
-        "(expectedSeconds minus the time run so far, never below 0); null otherwise.",
+        description="Sub-job events while it runs: seconds left at the event's time (as "
+        "SubJob.etaSeconds, from past runs and the progress so far); null when unknown.",
     )
     sub_job_uuid: strawberry.Private[uuid.UUID | None] = None
 

@@ -16,7 +16,7 @@ from gql.context import Info
 from gql.types.enums import JobKind, JobStatus, SubJobStatus
 from gql.types.events import JobEvent
 from gql.types.node import ID_DESCRIPTION, global_id, parse_uuid
-from services.eta import RUNNING, remaining
+from services.generation.error_codes import JobErrorCode
 from services.pagination import parse_first
 
 if TYPE_CHECKING:
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 EVENTS_PAGE = 500
 EVENTS_MAX = 1000
+strawberry.enum(  # in place, as gql.types.enums does for the database's enums
+    JobErrorCode, description="Why a job or sub-job failed (its `error` says it for people)."
+)
 
 
 async def _asset(info: Info, asset_id: uuid.UUID | None) -> Asset | None:
@@ -67,7 +70,7 @@ class SubJob:
     progress: float | None = strawberry.field(description="0..1, or null when unknown.")
     attempts: int
     cost_usd: Decimal
-    error_code: str | None
+    error_code: JobErrorCode | None
     error: str | None
     input: JSON
     started_at: datetime | None
@@ -88,7 +91,7 @@ class SubJob:
             progress=row.progress,
             attempts=row.attempts,
             cost_usd=row.cost_usd,
-            error_code=row.error_code,
+            error_code=JobErrorCode.of(row.error_code),
             error=row.error,
             input=JSON(row.input),
             started_at=row.started_at,
@@ -103,20 +106,27 @@ class SubJob:
         return await _asset(info, self.row.output_asset_id)
 
     @strawberry.field(
-        description="The median run time of this model's past sub-jobs, in seconds; null "
-        "without history."
+        description="The median run time of this model's past sub-jobs nearest in size "
+        "(clip length, resolution), scaled to this one's, in seconds; null without history."
     )
     async def expected_seconds(self, info: Info) -> float | None:
-        return await info.context.loaders.expected_seconds.load(self.model)
+        return (await self._eta(info))[0]
 
     @strawberry.field(
-        description="While it runs: seconds left (expectedSeconds minus the time run so far, "
-        "never below 0); null otherwise."
+        description="While it runs: seconds left, from the model's past runs and this one's "
+        "progress so far; null when unknown (no history yet, or it has run longer than any "
+        "past run without reporting progress) and when it is not running."
     )
     async def eta_seconds(self, info: Info) -> float | None:
-        if self.status.value not in RUNNING:
-            return None
-        return remaining(await self.expected_seconds(info), self.started_at, utcnow())
+        return (await self._eta(info))[1]
+
+    async def _eta(self, info: Info) -> tuple[float | None, float | None]:
+        if info.context.eta is None:
+            return None, None
+        return await info.context.eta.estimate(
+            self.model, self.row.input, started_at=self.started_at, status=self.status.value,
+            progress=self.progress, at=utcnow(),
+        )  # fmt: skip
 
     @strawberry.field(description="For pair-video clips: the pair, its score and reason.")
     def pair(self) -> StoryboardPair | None:
@@ -147,7 +157,7 @@ class Job(relay.Node):
     params: JSON
     cost_estimate_usd: Decimal
     cost_actual_usd: Decimal
-    error_code: str | None
+    error_code: JobErrorCode | None
     error: str | None
     created_at: datetime
     started_at: datetime | None
@@ -165,7 +175,7 @@ class Job(relay.Node):
             params=JSON(row.params),
             cost_estimate_usd=row.cost_estimate_usd,
             cost_actual_usd=row.cost_actual_usd,
-            error_code=row.error_code,
+            error_code=JobErrorCode.of(row.error_code),
             error=row.error,
             created_at=row.created_at,
             started_at=row.started_at,
@@ -237,21 +247,21 @@ class Job(relay.Node):
         loaders = info.context.loaders
         rows = await loaders.job_events.load((self.row.id, after_seq, limit))
         events = [JobEvent.from_row(r) for r in rows]
-        if info.context.eta is None or all(e.sub_job_uuid is None for e in events):
+        eta = info.context.eta
+        if eta is None or all(e.sub_job_uuid is None for e in events):
             return events
-        # Each sub-job's model and start come from the batched sub-job loader, its
-        # expected run time once per model and request: nothing here costs a statement
-        # per event or per job.
+        # Each sub-job's model, input and start come from the batched sub-job loader, its
+        # model's history from the estimator's cache: nothing here costs a statement per
+        # event or per job.
         subs = {s.id: s for s in await loaders.sub_jobs.load((self.row.id,))}
         for event in events:
             sub = subs.get(event.sub_job_uuid) if event.sub_job_uuid is not None else None
             if sub is None:
                 continue
-            event.expected_seconds = await loaders.expected_seconds.load(sub.model)
-            if event.status in RUNNING:
-                event.eta_seconds = remaining(
-                    event.expected_seconds, sub.started_at, event.created_at
-                )
+            event.expected_seconds, event.eta_seconds = await eta.estimate(
+                sub.model, sub.input, started_at=sub.started_at, status=event.status,
+                progress=event.progress, at=event.created_at,
+            )  # fmt: skip
         return events
 
     @strawberry.field(description="The last event's `seq`: resume a subscription after it.")

@@ -4,11 +4,14 @@
 // (graphql-transport-ws, the vendored graphql-ws client). `campaignActivity` tells about
 // jobs as they appear and change; every unfinished job is then followed with
 // `jobProgress(afterSeq: <last seq we hold>)`, which replays what happened since that
-// state was read and so loses nothing. Events are applied once, by `seq`.
+// state was read and so loses nothing. Events are applied once, by `seq`. A pair video
+// that waits for approval shows its storyboard to edit (storyboard.js).
 "use strict";
 
 (() => {
   const FINAL = new Set(["succeeded", "failed", "canceled"]);
+  const RUNNING = new Set(["submitted", "processing", "downloading"]);
+  const STALE_MS = 5000; // a running sub-job with no news this long: read its ETA again
   const KEY_STORE = "reelgraph.apiKey";
   const PICK_STORE = "reelgraph.selection";
   const MAX_FOLLOWED = 40; // the server allows 50 subscriptions per connection
@@ -16,6 +19,7 @@
   const JOB_FIELDS = `id kind status model costEstimateUsd costActualUsd errorCode error
     createdAt startedAt finishedAt lastSeq
     outputAsset { id kind mimeType url }
+    storyboard { index score reason costUsd firstAsset { id url } lastAsset { id url } }
     subJobs { id index model status progress costUsd error errorCode etaSeconds
       pair { firstAsset { id url } lastAsset { id url } } }`;
   const EVENT_FIELDS = `jobId subJobId subJobIndex seq type status progress message costUsd
@@ -28,6 +32,8 @@
     stats: `query($id: ID!) { node(id: $id) { ... on Campaign { budgetUsd
       stats { totalSpendUsd jobCount } } } }`,
     job: `query($id: ID!) { node(id: $id) { ... on Job { ${JOB_FIELDS} } } }`,
+    images: `query($id: ID!) { node(id: $id) { ... on Campaign {
+      assets(first: 100, kind: IMAGE) { nodes { id filename url } } } } }`,
     estimate: `query($input: EstimateCostInput!) { estimateCost(input: $input) { __typename
       ... on CostEstimate { totalUsd remainingUsd withinBudget } ... on Error { code message } } }`,
     launch: `mutation($input: CreateVideoFromImagePairsInput!) {
@@ -51,6 +57,7 @@
     fetching: new Map(), // job id -> {again}
     ws: null,
     stopActivity: null,
+    images: null, // the campaign's images (a promise), for replacing storyboard frames
   };
 
   // --- small helpers -------------------------------------------------------------------
@@ -105,6 +112,29 @@
     const el = $("conn");
     el.dataset.state = kind;
     el.textContent = text;
+  }
+
+  const board = window.reelgraphStoryboard({
+    jobFields: JOB_FIELDS,
+    gql,
+    usd,
+    errorText,
+    adopt,
+    job: (id) => state.jobs.get(id),
+    campaignImages,
+  });
+
+  function campaignImages() {
+    if (!state.images) {
+      const generation = state.generation;
+      state.images = gql(Q.images, { id: state.campaignId }).then((data) =>
+        data.node ? data.node.assets.nodes : [],
+      );
+      state.images.catch(() => {
+        if (generation === state.generation) state.images = null; // ask again next time
+      });
+    }
+    return state.images;
   }
 
   // --- key, clients, campaigns ---------------------------------------------------------
@@ -189,6 +219,8 @@
     state.campaignId = campaignId;
     state.jobs.clear();
     state.fetching.clear();
+    state.images = null;
+    board.forget();
     $("jobs").replaceChildren();
     $("launch").hidden = !campaignId;
     $("campaign-info").hidden = !campaignId;
@@ -274,7 +306,9 @@
       startedAt: node.startedAt,
       lastSeq: node.lastSeq,
       output: node.outputAsset,
+      storyboard: node.storyboard,
       stage: null,
+      heard: Date.now(), // when the page last heard of this job (its ETAs are that old)
       subs,
       log: [],
       el: null,
@@ -336,11 +370,16 @@
     const unknownSub = event.subJobId && !job.subs.has(event.subJobId);
     apply(job, event);
     render(job);
-    if (unknownSub) fetchJob(job.id); // its model and pair
+    const status = event.type === "job.status" ? event.status : null;
+    const awaiting = status === "awaiting_approval";
+    const started = status === "running" && !job.startedAt;
+    // a new sub-job's model and pair; the storyboard to approve; the API's start time
+    if (unknownSub || awaiting || started) fetchJob(job.id);
   }
 
   function apply(job, event) {
     job.lastSeq = event.seq;
+    job.heard = Date.now();
     job.log.push(event);
     if (job.log.length > 1000) job.log.shift();
     if (event.type === "job.status") {
@@ -443,8 +482,13 @@
     error.textContent = job.error ? `Error: ${job.error}` : "";
 
     const list = el.querySelector(".subjobs");
+    for (const row of [...list.children]) {
+      // gone: the clips of a storyboard replaced when it was approved
+      if (!job.subs.has(row.dataset.subId)) row.remove();
+    }
     for (const sub of subs) renderSub(list, sub);
     renderOutput(el.querySelector(".output"), job);
+    board.render(job, el);
   }
 
   function note(job) {
@@ -453,13 +497,27 @@
     return "";
   }
 
+  // Only times the API gave: a job that has not started says so, and has no run time.
   function when(job) {
-    const start = job.startedAt || job.createdAt;
-    if (!start) return "";
-    const created = new Date(job.createdAt).toLocaleTimeString();
-    if (!job.finishedAt) return `started ${created}`;
-    const seconds = (new Date(job.finishedAt) - new Date(start)) / 1000;
-    return `${created} · took ${seconds.toFixed(1)}s`;
+    const time = (iso) => new Date(iso).toLocaleTimeString();
+    if (!job.startedAt) {
+      if (job.finishedAt) return `${job.status} ${time(job.finishedAt)} · never started`;
+      return `${job.status === "queued" ? "queued" : "created"} ${time(job.createdAt)}`;
+    }
+    if (!job.finishedAt) return `started ${time(job.startedAt)}`;
+    const seconds = (new Date(job.finishedAt) - new Date(job.startedAt)) / 1000;
+    return `started ${time(job.startedAt)} · took ${seconds.toFixed(1)}s`;
+  }
+
+  // "unknown" until the model has history; never "0s left" while work remains.
+  function etaText(sub) {
+    if (!RUNNING.has(sub.status)) return "";
+    if (sub.eta === null || sub.eta === undefined) return "ETA unknown";
+    if (sub.eta < 1) return "finishing…";
+    const s = Math.round(sub.eta);
+    if (s < 90) return `~${s}s left`;
+    if (s < 90 * 60) return `~${Math.round(s / 60)} min left`;
+    return `~${(s / 3600).toFixed(1)} h left`;
   }
 
   function renderSub(list, sub) {
@@ -477,8 +535,10 @@
     setBar(row.querySelector(".bar"), sub.progress, sub.status);
     setBadge(row.querySelector(".status"), sub.status);
     row.querySelector(".cost").textContent = usd(sub.cost);
-    row.querySelector(".eta").textContent =
-      sub.eta !== null && sub.eta !== undefined ? `~${Math.round(sub.eta)}s left` : "";
+    const eta = row.querySelector(".eta");
+    eta.textContent = etaText(sub);
+    const known = sub.eta !== null && sub.eta !== undefined;
+    eta.dataset.eta = !RUNNING.has(sub.status) ? "" : known ? String(sub.eta) : "unknown";
     const error = row.querySelector(".error");
     error.hidden = !sub.error;
     error.textContent = sub.error || "";
@@ -593,9 +653,23 @@
     }
   }
 
+  // An ETA is as old as the news it came with: when a running sub-job has been quiet for a
+  // while (a provider polled every 30 s), read its job again for an ETA as of now.
+  function refreshQuietJobs() {
+    const now = Date.now();
+    for (const job of state.jobs.values()) {
+      const running = [...job.subs.values()].some((s) => RUNNING.has(s.status));
+      if (running && !FINAL.has(job.status) && now - job.heard > STALE_MS) {
+        job.heard = now; // one read per quiet spell, not one per tick
+        fetchJob(job.id);
+      }
+    }
+  }
+
   // --- wiring --------------------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", () => {
+    setInterval(refreshQuietJobs, 1000);
     $("key-form").addEventListener("submit", (event) => {
       event.preventDefault();
       connect($("api-key").value);
