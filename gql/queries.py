@@ -10,13 +10,13 @@ from strawberry.types.base import StrawberryObjectDefinition
 from gql import ids
 from gql.context import Info
 from gql.inputs_generation import EstimateCostInput
-from gql.mutations.base import mutate
 from gql.types.clients import Client
 from gql.types.connection import Connection
 from gql.types.enums import ApiKeyRole
 from gql.types.errors import UserError
 from gql.types.generation import CostEstimate, ModelInfo
 from services import catalog, clients
+from services.errors import ServiceError
 from services.generation import launch
 from services.pagination import PageArgs
 
@@ -71,12 +71,13 @@ class Query:
 
     @strawberry.field(description="Price a generation (any generation input) without launching it.")
     async def estimate_cost(self, info: Info, input: EstimateCostInput) -> EstimateResult:
-        async def work(session, viewer):  # type: ignore[no-untyped-def]
-            estimate = await launch.estimate_cost(session, viewer, input.request())
-            await session.rollback()
-            return CostEstimate.of(estimate)
-
-        return await mutate(info, work)
+        viewer = info.context.require_viewer()
+        try:  # a read: a session that never commits, not a mutation's unit of work
+            request = input.request()
+            async with info.context.runtime.session_factory() as session:
+                return CostEstimate.of(await launch.estimate_cost(session, viewer, request))
+        except ServiceError as exc:
+            return UserError.of(exc)
 
     @strawberry.field(description="Clients this key can see, newest first.")
     async def clients(

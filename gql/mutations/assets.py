@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from gql import ids
@@ -16,6 +17,7 @@ from services import assets
 from services.errors import ServiceError
 from services.rate_limits import Limit
 from services.storage import CHUNK
+from services.viewer import Viewer
 
 
 @strawberry.type
@@ -42,7 +44,7 @@ class AssetMutations:
         except ServiceError as exc:
             return UserError.of(exc)
 
-        async def work(session, viewer):  # type: ignore[no-untyped-def]
+        async def work(session: AsyncSession, viewer: Viewer) -> AssetPayload:
             upload = cast(UploadFile, input.file)
             row = await assets.upload_asset(
                 session,
@@ -61,7 +63,7 @@ class AssetMutations:
 
     @strawberry.mutation
     async def delete_asset(self, info: Info, input: DeleteInput) -> DeleteResult:
-        async def work(session, viewer):  # type: ignore[no-untyped-def]
+        async def work(session: AsyncSession, viewer: Viewer) -> DeletePayload:
             await assets.delete_asset(session, viewer, ids.decode(input.id, "Asset", "id"))
             return DeletePayload(deleted_id=input.id)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeAlias, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +16,13 @@ from services.viewer import Viewer
 
 T = TypeVar("T")
 
+Work: TypeAlias = Callable[[AsyncSession, Viewer], Awaitable[T]]
+"""A mutation's unit of work: it calls services with the session and the viewer and
+returns the success payload. It never commits; a `ServiceError` it raises rolls back
+everything it wrote and becomes the mutation's `UserError`."""
 
-async def mutate(info: Info, work: Callable[[AsyncSession, Viewer], Awaitable[T]]) -> T | UserError:
+
+async def mutate(info: Info, work: Work[T]) -> T | UserError:
     viewer = info.context.require_viewer()
     try:
         # Not runtime.transaction(): an upload stages and probes its file inside this unit

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gql import ids
 from gql.context import Info
@@ -23,6 +24,7 @@ from services import rate_limits
 from services.errors import ServiceError
 from services.generation import launch
 from services.generation.requests import GenerationRequest
+from services.viewer import Viewer
 
 
 @strawberry.type
@@ -68,7 +70,7 @@ class GenerationMutations:
     async def approve_job(self, info: Info, input: ApproveJobInput) -> JobResult:
         broker = info.context.broker
 
-        async def work(session, viewer):  # type: ignore[no-untyped-def]
+        async def work(session: AsyncSession, viewer: Viewer) -> JobPayload:
             job_id = ids.decode(input.job_id, "Job", "jobId")
             job = await launch.approve_job(session, broker, viewer, job_id, input.pair_list())
             return JobPayload(job=Job.from_row(job))
@@ -94,7 +96,7 @@ async def mutate_request(
     except ServiceError as exc:
         return UserError.of(exc)
 
-    async def work(session, viewer):  # type: ignore[no-untyped-def]
+    async def work(session: AsyncSession, viewer: Viewer) -> JobPayload:
         job = await launch.launch(
             session,
             info.context.broker,
@@ -108,7 +110,7 @@ async def mutate_request(
 
 
 async def _act(info: Info, job_gid: strawberry.ID, reason: str) -> JobPayload | UserError:
-    async def work(session, viewer):  # type: ignore[no-untyped-def]
+    async def work(session: AsyncSession, viewer: Viewer) -> JobPayload:
         job_id = ids.decode(job_gid, "Job", "jobId")
         job = await launch.cancel_job(session, info.context.broker, viewer, job_id, reason)
         return JobPayload(job=Job.from_row(job))
@@ -117,7 +119,7 @@ async def _act(info: Info, job_gid: strawberry.ID, reason: str) -> JobPayload | 
 
 
 async def _rerun(info: Info, input: SubJobInput, *, regenerate: bool) -> JobPayload | UserError:
-    async def work(session, viewer):  # type: ignore[no-untyped-def]
+    async def work(session: AsyncSession, viewer: Viewer) -> JobPayload:
         sub_id = ids.decode(input.sub_job_id, "SubJob", "subJobId")
         # A rerun is a new paid prediction: it counts as a launch of the sub-job's medium,
         # checked after one indexed read and before anything is locked or written.
