@@ -55,7 +55,7 @@ from strawberry.extensions.query_depth_limiter import create_validator
 
 import gql.app
 from gql.app import create_app
-from gql.errors import MaskUnexpectedErrors
+from gql.error_masking import MaskUnexpectedErrors
 from gql.execution import LeafFastExecutionContext
 from gql.schema import Mutation
 from services import api_keys

@@ -235,7 +235,7 @@ async def redis_server(url: str | None) -> Any:
     if url:
         yield url
         return
-    from jobs.embedded_redis import EmbeddedRedis
+    from services.queue.embedded_redis import EmbeddedRedis
 
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
         server = EmbeddedRedis(Path(tmp))

@@ -20,19 +20,19 @@ from starlette.routing import Route, WebSocketRoute
 from db.migrate import upgrade
 from gql.dashboard.routes import dashboard_routes
 from gql.graphiql.routes import graphiql_routes
-from gql.live.events import LiveEvent
 from gql.live.feeds import Live
 from gql.live.hub import Hub
+from gql.live.live_event import LiveEvent
 from gql.rate_limit import RateLimitMiddleware
 from gql.request_id import RequestIdMiddleware
 from gql.routes import health, media
 from gql.schema import build_schema
 from gql.view import GraphQLView
 from gql.webhooks import replicate_webhook
-from jobs.broker import ArqBroker
-from jobs.embedded_redis import EmbeddedRedis
 from jobs.worker import build_worker, in_process, redis_settings
 from services.eta import EtaEstimator
+from services.queue.arq_broker import ArqBroker
+from services.queue.embedded_redis import EmbeddedRedis
 from services.rate_limits import RateLimiter
 from services.runtime import Runtime
 from services.settings import Settings

@@ -13,7 +13,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-from gql.errors import MaskUnexpectedErrors, log_error
+from gql.error_masking import MaskUnexpectedErrors, log_error
 from gql.execution import LeafFastExecutionContext
 from gql.limits import LimitedParserCache, Limits, QueryLimitsExtension, validation_rules
 from gql.mutations.assets import AssetMutations
@@ -41,7 +41,7 @@ class Schema(strawberry.Schema):
     ) -> None:
         """Each error logged once: an unexpected one at ERROR with its traceback, a client's
         own (syntax, validation, refused limits, service errors) at INFO in one line, so a
-        flood of refused documents never becomes a flood of tracebacks. See gql.errors."""
+        flood of refused documents never becomes a flood of tracebacks. See gql.error_masking."""
         for error in errors:
             log_error(error)
 

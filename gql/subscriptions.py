@@ -15,10 +15,10 @@ from gql import ids
 from gql.context import Info
 from gql.live.cohort import DirectDelivery
 from gql.live.cursor import CampaignCursor, Cursor, JobCursor
-from gql.live.events import LiveEvent
 from gql.live.feeds import Live, Source, campaign_feed, job_feed
 from gql.live.inbox import Inbox
 from gql.live.lanes import Member
+from gql.live.live_event import LiveEvent
 from gql.types.events import JobEvent
 from services.campaigns import get_campaign
 from services.jobs import get_job

@@ -18,10 +18,10 @@ from arq import worker as arq_worker
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
 
-from jobs.broker import ArqBroker
 from services.generation import combining, maintenance, polling, selection, submit, tasks, webhooks
 from services.generation.deps import Deps, build_deps
 from services.generation.liveness import COMBINE, Liveness
+from services.queue.arq_broker import ArqBroker
 from services.runtime import Runtime
 from services.settings import Settings
 

@@ -16,10 +16,10 @@ import pytest
 from redis.exceptions import ResponseError
 from starlette.applications import Starlette
 
-from jobs.broker import ArqBroker
 from services.generation import combining
 from services.pairing import ImageCandidate, OfflinePairSelector, PairChoice
 from services.providers.local import LocalProvider
+from services.queue.arq_broker import ArqBroker
 from tests.client import GraphQLClient
 from tests.jobs import GENERATE_IMAGE, PAIR_VIDEO, launch, wait_for_job
 from tests.samples import Samples

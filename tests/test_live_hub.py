@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from gql.live.hub import Hub
 from gql.live.inbox import HubClosed, Signal
-from jobs.embedded_redis import EmbeddedRedis
+from services.queue.embedded_redis import EmbeddedRedis
 from tests.live_support import eventually
 
 

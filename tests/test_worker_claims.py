@@ -25,8 +25,8 @@ from arq import worker as arq_worker
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix
 
-from jobs.embedded_redis import EmbeddedRedis
 from jobs.worker import Worker
+from services.queue.embedded_redis import EmbeddedRedis
 from services.settings import Settings
 
 WITHIN = 20.0  # seconds; every wait below is on a condition, this is only its deadline

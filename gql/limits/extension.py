@@ -1,5 +1,5 @@
 """The cost of an operation with variables, measured again with their values before it
-runs. (graphql-core's own abort of a validation gets its code in gql.errors.)"""
+runs. (graphql-core's own abort of a validation gets its code in gql.error_masking.)"""
 
 from __future__ import annotations
 

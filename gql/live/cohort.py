@@ -39,8 +39,8 @@ from graphql import (
 from graphql.execution import Executor, execute_subscription_event
 
 from gql.context import Info
-from gql.errors import MaskUnexpectedErrors, is_unexpected
-from gql.live.events import LiveEvent
+from gql.error_masking import MaskUnexpectedErrors, is_unexpected
+from gql.live.live_event import LiveEvent
 from gql.types.events import JobEvent
 from services.eta import EtaEstimator
 

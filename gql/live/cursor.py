@@ -8,7 +8,7 @@ import contextlib
 import uuid
 from dataclasses import dataclass, field
 
-from gql.live.events import LiveEvent
+from gql.live.live_event import LiveEvent
 
 
 @dataclass(eq=False)

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.base import utcnow
 from gql.live.cursor import CampaignCursor, JobCursor
-from gql.live.events import LiveEvent
 from gql.live.heads import HeadCache
 from gql.live.hub import Hub
 from gql.live.inbox import Inbox, Signal
 from gql.live.lanes import Lanes
+from gql.live.live_event import LiveEvent
 from gql.live.reads import LogReads
 from services import live as log
 from services.eta import EtaEstimator

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gql.live.cursor import Cursor
-from gql.live.events import LiveEvent
 from gql.live.hub import Hub
 from gql.live.inbox import HubClosed, Inbox, Signal
+from gql.live.live_event import LiveEvent
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gql.live.coalesce import Coalescer
-from gql.live.events import LiveEvent
+from gql.live.live_event import LiveEvent
 from services.events import events_after
 
 Key = tuple[uuid.UUID, int, int]

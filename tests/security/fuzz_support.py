@@ -58,7 +58,7 @@ class LoopBridge:
 
 class ErrorLog(logging.Handler):
     """ERROR records the app logs while an example runs: a masked internal error is logged
-    by gql.errors, an escaped exception by Starlette or the ASGI server. Strawberry's own
+    by gql.error_masking, an escaped exception by Starlette or the ASGI server. Strawberry's own
     `strawberry.execution` logger repeats every client error (syntax, validation) at ERROR
     and is therefore left out."""
 

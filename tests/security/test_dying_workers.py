@@ -190,7 +190,7 @@ def test_embedded_redis_dies_with_its_process(tmp_path: Path) -> None:
     script = (
         "import asyncio, sys\n"
         "from pathlib import Path\n"
-        "from jobs.embedded_redis import EmbeddedRedis\n"
+        "from services.queue.embedded_redis import EmbeddedRedis\n"
         "async def main() -> None:\n"
         "    await EmbeddedRedis(Path(sys.argv[1])).start()\n"
         "    print('ready', flush=True)\n"
