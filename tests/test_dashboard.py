@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -33,18 +32,13 @@ from tests.scripted import scripted_job
 from tests.test_eta import finished_runs, running
 
 try:
-    from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
+    from playwright.async_api import Browser, ConsoleMessage, Page, expect
 except ImportError:  # CI installs it with the test extras; elsewhere, say what is missing
     if os.environ.get("CI"):
         raise
     pytest.skip("playwright is not installed: pip install -e '.[test]'", allow_module_level=True)
 
 
-CHROMIUM = os.environ.get("REELGRAPH_TEST_CHROMIUM") or shutil.which("chromium") or ""
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 SCREENSHOT = Path("/tmp/dashboard.png")
 STORYBOARD_SHOT = Path("/tmp/dashboard-storyboard.png")
 BRAND = ["#0E7C86", "#F2C14E", "#1F2A44"]
@@ -70,15 +64,6 @@ OBSERVE = """() => {
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    if not CHROMIUM:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (apt-get install -y chromium)")
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
 async def base_url(app: Starlette) -> AsyncIterator[str]:
     """The session's app with the dashboard routes appended, as gql/app.py does."""
     app.router.routes.extend(dashboard_routes)
@@ -88,16 +73,6 @@ async def base_url(app: Starlette) -> AsyncIterator[str]:
     finally:
         for route in dashboard_routes:
             app.router.routes.remove(route)
-
-
-@pytest.fixture
-async def browser(chromium: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture

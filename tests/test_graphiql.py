@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,6 @@ try:
         Page,
         Route,
         WebSocket,
-        async_playwright,
         expect,
     )
 except ImportError:  # CI installs it with the test extras; elsewhere, say what is missing
@@ -43,11 +41,6 @@ except ImportError:  # CI installs it with the test extras; elsewhere, say what 
     pytest.skip("playwright is not installed: pip install -e '.[test]'", allow_module_level=True)
 
 
-CHROMIUM = os.environ.get("REELGRAPH_TEST_CHROMIUM") or shutil.which("chromium") or ""
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 VENDOR = STATIC_DIR / "vendor"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -68,28 +61,9 @@ TAB_OPERATION = """name => {
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    if not CHROMIUM:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (apt-get install -y chromium)")
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
 async def base_url(app: Starlette) -> AsyncIterator[str]:
     async with serve_app(app, ws="websockets-sansio", lifespan="off") as url:
         yield url
-
-
-@pytest.fixture
-async def browser(chromium: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 class Offline:
