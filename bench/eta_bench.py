@@ -12,7 +12,8 @@ event's `createdAt` (both the server's clock). Printed, per progress band: predi
 how many said unknown (null), the median and 90th percentile of |predicted - real| /
 real, the share within 50 % of the real time, the share within 50 % or 1 s (the
 dashboard shows whole seconds, and "finishing…" under 1 s), and how many said under
-half a second when at least that much was left. Separately: the clips that ran before
+half a second when at least that much was left; then the same for the predictions made
+with 1 s or more left, and how many of those made with less said under 1 s. Separately: the clips that ran before
 the model had a finished clip, which must all say unknown.
 """
 
@@ -196,7 +197,18 @@ async def main(jobs: int, seed: int, db: str, dump: str | None) -> None:
         await asyncio.to_thread(Path(dump).write_text, json.dumps(dumped))
     print(f"\n{jobs} jobs in {time.perf_counter() - started:.0f} s ({db}, seed {seed})")
     report("Before the model had history", [s for s in samples if not s.had_history])
-    report("Once the model had history", [s for s in samples if s.had_history])
+    known = [s for s in samples if s.had_history]
+    report("Once the model had history", known)
+    report(
+        "Of those, with 1 s or more left (the dashboard counts seconds)",
+        [s for s in known if s.actual >= 1.0],
+    )
+    short = [s for s in known if s.actual < 1.0]
+    finishing = sum(1 for s in short if s.predicted is not None and s.predicted < 1.0)
+    print(
+        f"\nUnder 1 s left: {len(short)} predictions, {finishing} under 1 s "
+        '(the dashboard\'s "finishing…")'
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ when there are such), each scaled by the size ratio.
 The time *left* of a running sub-job that has run `elapsed` seconds at progress `p`:
 
 - no history: unknown (None), never a guess;
-- `downloading`: the render is done, its output is being stored: a small share of the
-  expected time;
+- `downloading`: the render is done, its output is being stored: what storing took
+  the nearest past runs (from their `downloading` event to their end); a small
+  share of the expected time for runs that have no such event;
 - no progress reported: the median of what those past runs still had to go once they
   had run as long; unknown once it has outrun every one of them (a late job is not
   "0 s left");
@@ -40,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.models import JobEvent, SubJob, SubJobStatus
@@ -78,6 +79,8 @@ class Run:
     mode: str | None
     curve: tuple[tuple[float, float], ...] = ()
     """(progress, share of the run's time when it was reported), as the run reported it."""
+    tail: float | None = None
+    """Seconds from its `downloading` event to its end: storing the output."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +103,21 @@ class History:
         return round(statistics.median(t for t, _ in self.nearest(input)), 3)
 
     def remaining(
-        self, input: Mapping[str, Any], *, status: str, elapsed: float, progress: float | None
+        self,
+        input: Mapping[str, Any],
+        *,
+        status: str,
+        elapsed: float,
+        progress: float | None,
     ) -> float | None:
         """Seconds left of a sub-job in `status`, `elapsed` seconds into its run."""
         if status not in RUNNING:
             return None
         nearest = self.nearest(input)
         runs = [t for t, _ in nearest]
-        if status == "downloading":
-            return round(DOWNLOAD_SHARE * statistics.median(runs), 3)
         elapsed = max(elapsed, 0.0)
+        if status == "downloading":
+            return _storing(nearest)
         left = [run - elapsed for run in runs if run > elapsed]
         prior = statistics.median(left) if left else None
         if progress is None or progress <= 0:
@@ -120,6 +128,14 @@ class History:
             return round(elapsed * (1 / share - 1), 3)
         pace = elapsed * (1 - p) / p
         return round(pace if prior is None else (1 - p) * prior + p * pace, 3)
+
+
+def _storing(nearest: list[tuple[float, Run]]) -> float:
+    """Seconds to store an output: the median of what it took the nearest runs (those
+    without a `downloading` event count a share of their run time). Storing is a copy,
+    not a render: it is not scaled by size."""
+    tails = [run.tail if run.tail is not None else DOWNLOAD_SHARE * t for t, run in nearest]
+    return round(statistics.median(tails), 3)
 
 
 def _share_at(progress: float, runs: Iterable[Run]) -> float | None:
@@ -157,38 +173,51 @@ async def load_history(session: AsyncSession, model: str, sample: int) -> Histor
     rows = (await session.execute(stmt)).all()
     if not rows:
         return None
-    curves = await _curves(session, {r[1] for r in rows}, {r[0]: (r[2], r[3]) for r in rows})
+    curves, tails = await _reports(
+        session, {r[1] for r in rows}, {r[0]: (r[2], r[3]) for r in rows}
+    )
     runs = []
     for sub_id, _, started, finished, duration, resolution, aspect, fps, mode in rows:
         shape = {"duration": duration, "resolution": resolution, "aspect_ratio": aspect, "fps": fps}
         seconds = max((finished - started).total_seconds(), 0.001)
-        runs.append(Run(seconds, size_of(shape), mode, tuple(curves.get(sub_id, ()))))
+        curve = tuple(curves.get(sub_id, ()))
+        runs.append(Run(seconds, size_of(shape), mode, curve, tails.get(sub_id)))
     return History(tuple(runs))
 
 
-async def _curves(
+async def _reports(
     session: AsyncSession,
     job_ids: set[uuid.UUID],
     spans: dict[uuid.UUID, tuple[datetime, datetime]],
-) -> dict[uuid.UUID, list[tuple[float, float]]]:
-    """Each run's progress reports during its run, as (progress, share of its time).
-    Read by job (the log's own index), a few hundred rows per model."""
-    stmt = select(JobEvent.sub_job_id, JobEvent.created_at, JobEvent.progress).where(
+) -> tuple[dict[uuid.UUID, list[tuple[float, float]]], dict[uuid.UUID, float]]:
+    """Each run's progress reports during its run, as (progress, share of its time), and
+    the seconds from its `downloading` event to its end. Read by job (the log's own
+    index), a few hundred rows per model."""
+    stmt = select(JobEvent.sub_job_id, JobEvent.created_at, JobEvent.type, JobEvent.progress).where(
         JobEvent.job_id.in_(job_ids),
         JobEvent.sub_job_id.in_(list(spans)),
-        JobEvent.type == "subjob.progress",
-        JobEvent.progress > 0,
-        JobEvent.progress < 1,
+        or_(
+            and_(JobEvent.type == "subjob.progress", JobEvent.progress > 0, JobEvent.progress < 1),
+            and_(
+                JobEvent.type == "subjob.status",
+                JobEvent.status == SubJobStatus.DOWNLOADING.value,
+            ),
+        ),
     )
     curves: defaultdict[uuid.UUID, list[tuple[float, float]]] = defaultdict(list)
-    for sub_id, at, progress in await session.execute(stmt):
-        if sub_id is None or progress is None:
+    tails: dict[uuid.UUID, float] = {}
+    for sub_id, at, type_, progress in await session.execute(stmt):
+        if sub_id is None:
             continue
         started, finished = spans[sub_id]
-        if started <= at <= finished:  # this run's, not an earlier attempt's
+        if not started <= at <= finished:  # an earlier attempt's
+            continue
+        if type_ == "subjob.status":
+            tails[sub_id] = min(tails.get(sub_id, math.inf), (finished - at).total_seconds())
+        elif progress is not None:
             share = (at - started).total_seconds() / (finished - started).total_seconds()
             curves[sub_id].append((progress, share))
-    return curves
+    return curves, tails
 
 
 @dataclass(frozen=True, slots=True)

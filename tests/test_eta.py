@@ -60,9 +60,11 @@ async def finished_runs(
     first_index: int,
     curve: Sequence[tuple[float, float]] = (),
     broker: Broker | None = None,
+    storing: float | None = None,
 ) -> None:
     """Succeeded sub-jobs of `model` that ran `seconds` each, the latest last; each
-    reported progress p at share s of its run for every (p, s) of `curve`."""
+    reported progress p at share s of its run for every (p, s) of `curve`, and went
+    `downloading` `storing` seconds before its end."""
     now = utcnow()
     async with unit_of_work(runtime.session_factory) as session:
         job = await session.get(Job, job_id)
@@ -83,6 +85,13 @@ async def finished_runs(
                     status="processing", progress=progress,
                 )  # fmt: skip
                 event.created_at = finished - timedelta(seconds=ran * (1 - share))
+            if storing is not None:
+                assert broker is not None
+                event = await append_event(
+                    session, broker, job, sub_job=sub, type="subjob.status",
+                    status=S.DOWNLOADING.value, progress=0.9,
+                )  # fmt: skip
+                event.created_at = finished - timedelta(seconds=storing)
 
 
 async def running(
@@ -250,3 +259,21 @@ async def test_progress_is_calibrated_by_the_models_past_runs(
     for way in ("field", "event", "live"):
         assert figures[0][way]["etaSeconds"] == pytest.approx(2.0, rel=0.5), way
         assert figures[1][way]["etaSeconds"] == pytest.approx(7.0, rel=0.5), way
+
+
+@pytest.mark.parametrize("storing", [0.05, 4.0])
+async def test_storing_the_output_takes_what_it_took_past_runs(
+    app: Starlette, runtime: Runtime, admin: GraphQLClient, base_url: str, job_id: uuid.UUID,
+    model: str, storing: float,
+) -> None:  # fmt: skip
+    """Once a render is done its output is copied (a download from a provider, a move on
+    the local one): as long as the copies of the model's past runs took, whatever the
+    length of the render."""
+    await finished_runs(
+        runtime, job_id, model, [10.0] * 3, first_index=10, broker=app.state.broker,
+        storing=storing,
+    )  # fmt: skip
+    await running(app, job_id, 0, model, ran=9.0, progress=0.9, status=S.DOWNLOADING)
+    figures = await three_ways(admin, base_url, job_id)
+    for way in ("field", "event", "live"):
+        assert figures[0][way]["etaSeconds"] == pytest.approx(storing, rel=0.5), way
