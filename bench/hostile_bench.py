@@ -56,7 +56,7 @@ from strawberry.extensions.query_depth_limiter import create_validator
 import gql.app
 from gql.app import create_app
 from gql.error_masking import MaskUnexpectedErrors
-from gql.execution import LeafFastExecutionContext
+from gql.execution import PlainExecutionContext
 from gql.schema import Mutation
 from services import api_keys
 from services.settings import Settings
@@ -107,7 +107,7 @@ def old_schema(settings: Settings | None = None) -> strawberry.Schema:
             functools.partial(AddValidationRules, [depth]),
             MaskUnexpectedErrors,
         ],
-        execution_context_class=LeafFastExecutionContext,
+        execution_context_class=PlainExecutionContext,
     )
 
 

@@ -14,7 +14,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from gql.error_masking import MaskUnexpectedErrors, log_error
-from gql.execution import LeafFastExecutionContext
+from gql.execution import PlainExecutionContext, VerifiedExecutionContext
 from gql.limits import LimitedParserCache, Limits, QueryLimitsExtension, validation_rules
 from gql.mutations.assets import AssetMutations
 from gql.mutations.campaigns import CampaignMutations
@@ -65,7 +65,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             functools.partial(QueryLimitsExtension, limits),
             MaskUnexpectedErrors,
         ],
-        execution_context_class=LeafFastExecutionContext,
+        execution_context_class=VerifiedExecutionContext
+        if settings is not None and settings.verify_plain_execution
+        else PlainExecutionContext,
     )
 
 

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     )
     introspection: bool = Field(default=True, description="Serve __schema/__type queries.")
     graphiql: bool = Field(default=True, description="Serve GraphiQL at /graphql in a browser.")
+    verify_plain_execution: bool = Field(
+        default=False,
+        description="Complete plain fields both ways (graphql-core's and the short path) and "
+        "log an error where they differ: slow; the test suite runs with it.",
+    )
     max_request_bytes: int = Field(
         default=1024 * 1024, description="Largest JSON or GET GraphQL request (not uploads)."
     )

@@ -3,6 +3,7 @@ REELGRAPH_TEST_DATABASE_URL names a server), the real app over ASGI, and factori
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import uuid
@@ -27,6 +28,31 @@ from tests.samples import Samples, make_samples
 pytest_plugins = ["tests.browser"]
 
 PG_ENV = "REELGRAPH_TEST_DATABASE_URL"
+
+# Every app the suite starts, in this process or a subprocess, completes plain fields both
+# ways and logs where its short path and graphql-core's differ (gql/execution.py).
+os.environ.setdefault("REELGRAPH_VERIFY_PLAIN_EXECUTION", "true")
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def plain_execution_agrees() -> Iterator[None]:
+    """No answer in any test differs between the short path and graphql-core's own."""
+    records, logger = _Records(), logging.getLogger("reelgraph.execution")
+    logger.addHandler(records)
+    try:
+        yield
+    finally:
+        logger.removeHandler(records)
+    assert not records.messages, records.messages
 
 
 def _pg_admin_dsn(url: str) -> str:

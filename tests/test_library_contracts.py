@@ -171,13 +171,13 @@ def test_graphql_core_executor_calls_execute_field_per_field() -> None:
     for every field, so the fast path is taken."""
     from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-    from gql.execution import LeafFastExecutionContext
+    from gql.execution import PlainExecutionContext
 
     assert issubclass(StrawberryGraphQLCoreExecutionContext, Executor), (
         "strawberry-graphql: StrawberryGraphQLCoreExecutionContext no longer extends "
         "graphql-core's Executor"
     )
-    assert_overrides(LeafFastExecutionContext, ["execute_field"], "graphql-core")
+    assert_overrides(PlainExecutionContext, ["execute_field"], "graphql-core")
     assert {"node", "fragment_variable_values"} <= set(FieldDetails._fields), (
         "graphql-core: FieldDetails changed shape"
     )
@@ -188,7 +188,7 @@ def test_graphql_core_executor_calls_execute_field_per_field() -> None:
 
     infos: list[str] = []
 
-    class Counting(LeafFastExecutionContext):
+    class Counting(PlainExecutionContext):
         def build_resolve_info(self, field_def: Any, field_nodes: Any, *args: Any) -> Any:
             infos.append(field_nodes[0].name.value)
             return super().build_resolve_info(field_def, field_nodes, *args)
