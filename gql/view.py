@@ -18,10 +18,12 @@ WebSockets (graphql-transport-ws and the legacy graphql-ws) authenticate once, a
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from json import JSONDecodeError
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -384,6 +386,14 @@ class GraphQLView(GraphQL[Context, None]):
             if media == GRAPHQL_RESPONSE:
                 sub_response.status_code = 400
         return payload
+
+    def encode_json(self, data: object) -> str:
+        """orjson, as text (a WebSocket message must be a text frame); the stdlib for what
+        orjson refuses (an integer past 64 bits in a JSON scalar)."""
+        try:
+            return orjson.dumps(data).decode()
+        except orjson.JSONEncodeError:
+            return json.dumps(data, separators=(",", ":"))
 
     def create_response(
         self,
