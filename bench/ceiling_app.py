@@ -27,7 +27,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from db.models import Asset, Campaign, Client
 from services import assets, campaigns, clients, stats
 from services.api_keys import authenticate
 from services.assets import AssetFilter
@@ -58,11 +57,11 @@ Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 @dataclass(slots=True)
 class PageData:
-    clients: Page[Client]
-    campaign_pages: dict[uuid.UUID, Page[Campaign]]
+    clients: Page[clients.ClientRow]
+    campaign_pages: dict[uuid.UUID, Page[campaigns.CampaignRow]]
     client_stats: dict[uuid.UUID, stats.ClientStats]
     campaign_stats: dict[uuid.UUID, stats.CampaignStats]
-    asset_pages: dict[uuid.UUID, Page[Asset]]
+    asset_pages: dict[uuid.UUID, Page[assets.AssetRow]]
 
 
 async def fetch(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,10 +20,50 @@ from services.media.images import check_image
 from services.media.limits import ProbeError, TooManyPixels, run_decoder
 from services.media.probe import probe
 from services.media.sniff import Sniffed, sniff
-from services.pagination import Page, PageArgs, count_by_parent, fetch_pages_by_parent
+from services.pagination import Columns, Page, PageArgs, count_by_parent, fetch_pages_by_parent
 from services.storage import LocalStorage, StagedBlob
 from services.uow import on_rollback
 from services.viewer import Viewer
+
+
+class AssetRow(Protocol):
+    """An asset as reads return it: a row of every column (an `Asset` also is one)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def client_id(self) -> uuid.UUID: ...
+    @property
+    def campaign_id(self) -> uuid.UUID | None: ...
+    @property
+    def kind(self) -> AssetKind: ...
+    @property
+    def origin(self) -> AssetOrigin: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def mime_type(self) -> str: ...
+    @property
+    def size_bytes(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def storage_key(self) -> str: ...
+    @property
+    def width(self) -> int | None: ...
+    @property
+    def height(self) -> int | None: ...
+    @property
+    def duration_seconds(self) -> float | None: ...
+    @property
+    def job_id(self) -> uuid.UUID | None: ...
+    @property
+    def sub_job_id(self) -> uuid.UUID | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+ASSET_COLUMNS: Columns[AssetRow] = Columns(Asset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +89,15 @@ async def get_asset(
     return asset
 
 
-async def load_assets(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Asset]:
-    return list(await session.scalars(select(Asset).where(Asset.id.in_(ids))))
+async def load_assets(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[AssetRow]:
+    return await ASSET_COLUMNS.where(session, Asset.id.in_(ids))
 
 
 async def pages_for_campaigns(
     session: AsyncSession, campaign_ids: Sequence[uuid.UUID], flt: AssetFilter, args: PageArgs
-) -> dict[uuid.UUID, Page[Asset]]:
+) -> dict[uuid.UUID, Page[AssetRow]]:
     return await fetch_pages_by_parent(
-        session, Asset, Asset.campaign_id, campaign_ids, flt.clauses(), args
+        session, ASSET_COLUMNS, Asset.campaign_id, campaign_ids, flt.clauses(), args
     )
 
 

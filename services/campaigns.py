@@ -4,17 +4,49 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Campaign, CampaignStatus
 from services import validation
 from services.clients import get_client
 from services.errors import NotFound
-from services.pagination import Page, PageArgs, count_by_parent, fetch_pages_by_parent
+from services.pagination import Columns, Page, PageArgs, count_by_parent, fetch_pages_by_parent
 from services.viewer import Viewer
+
+
+class CampaignRow(Protocol):
+    """A campaign as reads return it: a row of every column (a `Campaign` also is one)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def client_id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def goal(self) -> str | None: ...
+    @property
+    def audience(self) -> str | None: ...
+    @property
+    def status(self) -> CampaignStatus: ...
+    @property
+    def product_url(self) -> str | None: ...
+    @property
+    def budget_usd(self) -> Decimal | None: ...
+    @property
+    def metadata_(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+CAMPAIGN_COLUMNS: Columns[CampaignRow] = Columns(Campaign)
 
 
 async def get_campaign(
@@ -35,9 +67,9 @@ async def pages_for_clients(
     client_ids: Sequence[uuid.UUID],
     status: CampaignStatus | None,
     args: PageArgs,
-) -> dict[uuid.UUID, Page[Campaign]]:
+) -> dict[uuid.UUID, Page[CampaignRow]]:
     return await fetch_pages_by_parent(
-        session, Campaign, Campaign.client_id, client_ids, campaign_filters(status), args
+        session, CAMPAIGN_COLUMNS, Campaign.client_id, client_ids, campaign_filters(status), args
     )
 
 
@@ -47,8 +79,8 @@ async def counts_for_clients(
     return await count_by_parent(session, Campaign.client_id, client_ids, campaign_filters(status))
 
 
-async def load_campaigns(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Campaign]:
-    return list(await session.scalars(select(Campaign).where(Campaign.id.in_(ids))))
+async def load_campaigns(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[CampaignRow]:
+    return await CAMPAIGN_COLUMNS.where(session, Campaign.id.in_(ids))
 
 
 def _apply(campaign: Campaign, fields: dict[str, Any]) -> None:

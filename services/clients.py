@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,8 +13,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Asset, Client
 from services import validation
 from services.errors import Forbidden, InvalidInput, NotFound
-from services.pagination import Page, PageArgs, fetch_page
+from services.pagination import Columns, Page, PageArgs, fetch_page
 from services.viewer import Viewer
+
+
+class ClientRow(Protocol):
+    """A client as reads return it: a row of every column (a `Client` also is one)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def homepage(self) -> str | None: ...
+    @property
+    def brand_guidelines(self) -> dict[str, Any]: ...
+    @property
+    def notes(self) -> str | None: ...
+    @property
+    def metadata_(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+CLIENT_COLUMNS: Columns[ClientRow] = Columns(Client)
 
 
 async def get_client(
@@ -30,12 +55,12 @@ def visible_filter(viewer: Viewer) -> Sequence[ColumnElement[bool]]:
     return [] if viewer.is_admin else [Client.id == viewer.client_id]
 
 
-async def list_clients(session: AsyncSession, viewer: Viewer, args: PageArgs) -> Page[Client]:
-    return await fetch_page(session, select(Client).where(*visible_filter(viewer)), Client, args)
+async def list_clients(session: AsyncSession, viewer: Viewer, args: PageArgs) -> Page[ClientRow]:
+    return await fetch_page(session, CLIENT_COLUMNS, visible_filter(viewer), args)
 
 
-async def load_clients(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Client]:
-    return list(await session.scalars(select(Client).where(Client.id.in_(ids))))
+async def load_clients(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[ClientRow]:
+    return await CLIENT_COLUMNS.where(session, Client.id.in_(ids))
 
 
 async def _brand_guidelines(

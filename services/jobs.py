@@ -6,14 +6,57 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Campaign, Job, JobKind, JobStatus, SubJob
 from services.errors import NotFound
-from services.pagination import Page, PageArgs, count_by_parent, fetch_pages_by_parent
+from services.pagination import Columns, Page, PageArgs, count_by_parent, fetch_pages_by_parent
 from services.viewer import Viewer
+
+
+class JobRow(Protocol):
+    """A job as reads return it: a row of every column (a `Job` also is one)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def campaign_id(self) -> uuid.UUID: ...
+    @property
+    def kind(self) -> JobKind: ...
+    @property
+    def status(self) -> JobStatus: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    @property
+    def cost_estimate_usd(self) -> Decimal: ...
+    @property
+    def cost_actual_usd(self) -> Decimal: ...
+    @property
+    def error_code(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def output_asset_id(self) -> uuid.UUID | None: ...
+    @property
+    def last_seq(self) -> int: ...
+    @property
+    def started_at(self) -> datetime | None: ...
+    @property
+    def finished_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+JOB_COLUMNS: Columns[JobRow] = Columns(Job)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +91,15 @@ async def get_job(
     return row[0]
 
 
-async def load_jobs(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Job]:
-    return list(await session.scalars(select(Job).where(Job.id.in_(ids))))
+async def load_jobs(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[JobRow]:
+    return await JOB_COLUMNS.where(session, Job.id.in_(ids))
 
 
 async def pages_for_campaigns(
     session: AsyncSession, campaign_ids: Sequence[uuid.UUID], flt: JobFilter, args: PageArgs
-) -> dict[uuid.UUID, Page[Job]]:
+) -> dict[uuid.UUID, Page[JobRow]]:
     return await fetch_pages_by_parent(
-        session, Job, Job.campaign_id, campaign_ids, flt.clauses(), args
+        session, JOB_COLUMNS, Job.campaign_id, campaign_ids, flt.clauses(), args
     )
 
 

@@ -1,4 +1,9 @@
-"""Keyset pagination, newest first, over (created_at, id); batched per parent for loaders."""
+"""Keyset pagination, newest first, over (created_at, id); batched per parent for loaders.
+
+Reads return rows, not ORM instances (DESIGN: reads that return many rows skip them):
+`Columns` selects a model's mapped columns labelled with their attribute names, so a
+row reads like the instance would (`row.metadata_`) without an `InstanceState` per row.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,36 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    FromClause,
+    Label,
+    Result,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, aliased
+from sqlalchemy.orm import InstrumentedAttribute
 
 from services.errors import InvalidInput
 
 
 class Keyed(Protocol):
-    id: Any
-    created_at: Any
+    @property
+    def id(self) -> Any: ...
+    @property
+    def created_at(self) -> Any: ...
 
 
 T = TypeVar("T", bound=Keyed)
@@ -79,58 +102,160 @@ class Page(Generic[T]):
     has_next: bool
 
 
-def _after(model: type[Keyed], cursor: Cursor | None) -> list[ColumnElement[bool]]:
+class Columns(Generic[T]):
+    """A model's mapped columns, each labelled with its attribute name, read as `T`.
+
+    `T` is a Protocol naming those attributes (services.assets.AssetRow, ...): `rows` is
+    the one place that says what the untyped `Row`s hold. The model needs `id` and
+    `created_at` columns under those names.
+    """
+
+    __slots__ = ("_keys", "table")
+
+    def __init__(self, model: type[Any]) -> None:
+        mapper = sa_inspect(model)
+        self.table: FromClause = mapper.local_table
+        self._keys = {attr.key: attr.columns[0].key for attr in mapper.column_attrs}
+
+    def labelled(self, source: FromClause | None = None) -> list[Label[Any]]:
+        """The columns of `source` (the table, or an alias of it) under attribute names."""
+        c = (self.table if source is None else source).c
+        return [c[column].label(key) for key, column in self._keys.items()]
+
+    def column_of(
+        self, source: FromClause, attribute: InstrumentedAttribute[Any]
+    ) -> ColumnElement[Any]:
+        """The column of `source` that holds `attribute` (its name may differ: metadata_)."""
+        column: ColumnElement[Any] = source.c[self._keys[attribute.key]]
+        return column
+
+    def rows(self, result: Result[Any]) -> list[T]:
+        return cast("list[T]", result.all())
+
+    async def where(self, session: AsyncSession, *clauses: ColumnElement[bool]) -> list[T]:
+        """Every row matching `clauses`, in no particular order."""
+        return self.rows(await session.execute(select(*self.labelled()).where(*clauses)))
+
+
+def _after(source: FromClause, cursor: Cursor | None) -> list[ColumnElement[bool]]:
     if cursor is None:
         return []
-    return [
-        or_(
-            model.created_at < cursor.created_at,
-            and_(model.created_at == cursor.created_at, model.id < cursor.id),
-        )
-    ]
+    created, ident = source.c.created_at, source.c.id
+    return [or_(created < cursor.created_at, and_(created == cursor.created_at, ident < cursor.id))]
+
+
+def _newest_first(source: FromClause) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    return source.c.created_at.desc(), source.c.id.desc()
 
 
 async def fetch_page(
-    session: AsyncSession, stmt: Select[T], model: type[T], args: PageArgs
+    session: AsyncSession,
+    columns: Columns[T],
+    filters: Sequence[ColumnElement[bool]],
+    args: PageArgs,
 ) -> Page[T]:
+    table = columns.table
     query = (
-        stmt.where(*_after(model, args.after))
-        .order_by(model.created_at.desc(), model.id.desc())
+        select(*columns.labelled())
+        .where(*filters, *_after(table, args.after))
+        .order_by(*_newest_first(table))
         .limit(args.first + 1)
     )
-    rows = list(await session.scalars(query))
+    rows = columns.rows(await session.execute(query))
     return Page(rows=rows[: args.first], has_next=len(rows) > args.first)
 
 
 async def fetch_pages_by_parent(
     session: AsyncSession,
-    model: type[T],
+    columns: Columns[T],
     parent: InstrumentedAttribute[Any],
     parent_ids: Sequence[uuid.UUID],
     filters: Sequence[ColumnElement[bool]],
     args: PageArgs,
 ) -> dict[uuid.UUID, Page[T]]:
-    """One statement for many parents: ROW_NUMBER() per parent, cut at first + 1."""
-    order = (model.created_at.desc(), model.id.desc())
-    rank = func.row_number().over(partition_by=parent, order_by=order).label("rank")
-    inner = (
-        select(model, rank)
-        .where(parent.in_(parent_ids), *filters, *_after(model, args.after))
-        .subquery()
-    )
-    row_alias = aliased(model, inner)
-    stmt = (
-        select(row_alias)
-        .where(inner.c.rank <= args.first + 1)
-        .order_by(inner.c[parent.key], inner.c.rank)
-    )
+    """One statement for any number of parents, each cut at first + 1 by an index scan of
+    its own (parent, created_at, id): a page costs the same whether the parent holds 50
+    children or 50,000 (ranking them all, as ROW_NUMBER() did, grew with the children)."""
+    parents = list(dict.fromkeys(parent_ids))  # a parent twice would page twice
+    if not parents:
+        return {}
+    where = [*filters, *_after(columns.table, args.after)]
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = _lateral(columns, parent, parents, where, args.first + 1)
+    else:
+        stmt = _correlated(session, columns, parent, parents, where, args.first + 1)
     grouped: dict[uuid.UUID, list[T]] = defaultdict(list)
-    for row in await session.scalars(stmt):
+    for row in columns.rows(await session.execute(stmt)):
         grouped[getattr(row, parent.key)].append(row)
     return {
         pid: Page(rows=grouped[pid][: args.first], has_next=len(grouped[pid]) > args.first)
-        for pid in parent_ids
+        for pid in parents
     }
+
+
+def _lateral(
+    columns: Columns[T],
+    parent: InstrumentedAttribute[Any],
+    parents: list[uuid.UUID],
+    where: list[ColumnElement[bool]],
+    limit: int,
+) -> Select[Any]:
+    """PostgreSQL: `FROM unnest(:ids) AS parent(id) JOIN LATERAL (... LIMIT n) ON true`,
+    one array parameter however many parents (the same prepared statement for all)."""
+    ids = bindparam("parent_ids", parents, type_=ARRAY(parent.type))  # asyncpg: $1::UUID[]
+    each = func.unnest(ids).table_valued("id").render_derived(name="parent")
+    table = columns.table
+    page = (
+        select(*columns.labelled())
+        .where(parent == each.c.id, *where)
+        .order_by(*_newest_first(table))
+        .limit(limit)
+        .lateral("page")
+    )
+    # The outer ORDER BY keeps each parent's rows newest first by contract, not by plan.
+    return (
+        select(*page.c)
+        .select_from(each)
+        .join(page, true())
+        .order_by(page.c[parent.key], page.c.created_at.desc(), page.c.id.desc())
+    )
+
+
+def _correlated(
+    session: AsyncSession,
+    columns: Columns[T],
+    parent: InstrumentedAttribute[Any],
+    parents: list[uuid.UUID],
+    where: list[ColumnElement[bool]],
+    limit: int,
+) -> Select[Any]:
+    """SQLite has no LATERAL: for each parent of `json_each(:ids)`, a correlated
+    `rowid IN (SELECT rowid ... ORDER BY ... LIMIT n)` walks that parent's entries of the
+    (parent, created_at, id) index and fetches its rows by rowid (tables have rowids).
+    The IN list comes back in rowid order, hence the outer ORDER BY.
+
+    Measured (sqlite3, 10 parents of 5,000 rows, 21 each): ROW_NUMBER() 202 ms; this
+    0.59 ms; the same joined by `id` 0.73 ms, driven by a VALUES list 0.75 ms; a UNION
+    ALL of per-parent LIMIT selects 0.67 ms, but SQLite caps a compound at 500 selects."""
+    to_db = parent.type.bind_processor(session.get_bind().dialect)
+    stored = [to_db(pid) if to_db else str(pid) for pid in parents]  # as the column holds them
+    each = func.json_each(bindparam("parent_ids", json.dumps(stored), type_=String))
+    each_parent = each.table_valued("value", name="parent")
+    table = columns.table
+    firsts: Select[Any] = (
+        select(literal_column("rowid"))
+        .select_from(table)
+        .where(parent == each_parent.c.value, *where)
+        .order_by(*_newest_first(table))
+        .limit(limit)
+    )
+    child = table.alias("child")
+    return (
+        select(*columns.labelled(child))
+        .select_from(each_parent)
+        .join(child, literal_column(f"{child.name}.rowid").in_(firsts))
+        .order_by(columns.column_of(child, parent), *_newest_first(child))
+    )
 
 
 async def count_by_parent(

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry import relay
 
-from db import models
 from gql.context import Info
 from gql.types.enums import AssetKind, AssetOrigin
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
+from services.assets import AssetRow
 
 if TYPE_CHECKING:
     from gql.types.campaigns import Campaign
@@ -34,15 +34,15 @@ class Asset(relay.Node):
     url: str = strawberry.field(
         description="Signed download URL (expires; supports HTTP Range for seeking video)."
     )
-    row: strawberry.Private[models.Asset]
+    row: strawberry.Private[AssetRow]
 
     @classmethod
-    def of(cls, info: Info, row: models.Asset) -> Asset:
+    def of(cls, info: Info, row: AssetRow) -> Asset:
         """The type for a row; `info` signs its download URL."""
         return cls.signed(info)(row)
 
     @classmethod
-    def signed(cls, info: Info) -> Callable[[models.Asset], Asset]:
+    def signed(cls, info: Info) -> Callable[[AssetRow], Asset]:
         """`of` for a page of rows: the base URL and the signer are looked up once."""
         state = info.context.request.state
         base: str | None = getattr(state, "media_base", None)
@@ -52,7 +52,7 @@ class Asset(relay.Node):
         return lambda row: cls.from_row(row, base + sign(row.id))
 
     @classmethod
-    def from_row(cls, row: models.Asset, url: str) -> Asset:
+    def from_row(cls, row: AssetRow, url: str) -> Asset:
         return cls(
             id=str(row.id),
             _id=global_id("Asset", row.id),

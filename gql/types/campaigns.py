@@ -9,12 +9,12 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from db import models
 from gql.context import Info
 from gql.types.connection import Connection
 from gql.types.enums import AssetKind, AssetOrigin, CampaignStatus, JobKind, JobStatus
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
 from services.assets import AssetFilter
+from services.campaigns import CampaignRow
 from services.jobs import JobFilter
 from services.pagination import PageArgs
 
@@ -47,10 +47,10 @@ class Campaign(relay.Node):
     metadata: JSON
     created_at: datetime
     updated_at: datetime
-    row: strawberry.Private[models.Campaign]
+    row: strawberry.Private[CampaignRow]
 
     @classmethod
-    def from_row(cls, row: models.Campaign) -> Campaign:
+    def from_row(cls, row: CampaignRow) -> Campaign:
         return cls(
             id=str(row.id),
             _id=global_id("Campaign", row.id),

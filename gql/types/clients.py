@@ -10,11 +10,11 @@ import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
-from db import models
 from gql.context import Info
 from gql.types.connection import Connection
 from gql.types.enums import CampaignStatus
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
+from services.clients import ClientRow
 from services.pagination import PageArgs
 
 if TYPE_CHECKING:
@@ -76,10 +76,10 @@ class Client(relay.Node):
     metadata: JSON
     created_at: datetime
     updated_at: datetime
-    row: strawberry.Private[models.Client]
+    row: strawberry.Private[ClientRow]
 
     @classmethod
-    def from_row(cls, row: models.Client) -> Client:
+    def from_row(cls, row: ClientRow) -> Client:
         return cls(
             id=str(row.id),
             _id=global_id("Client", row.id),

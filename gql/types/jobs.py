@@ -17,6 +17,7 @@ from gql.types.enums import JobKind, JobStatus, SubJobStatus
 from gql.types.events import JobEvent
 from gql.types.node import ID_DESCRIPTION, global_id, parse_uuid
 from services.generation.error_codes import JobErrorCode
+from services.jobs import JobRow
 from services.pagination import parse_first
 
 if TYPE_CHECKING:
@@ -162,10 +163,10 @@ class Job(relay.Node):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    row: strawberry.Private[models.Job]
+    row: strawberry.Private[JobRow]
 
     @classmethod
-    def from_row(cls, row: models.Job) -> Job:
+    def from_row(cls, row: JobRow) -> Job:
         return cls(
             id=str(row.id),
             _id=global_id("Job", row.id),
