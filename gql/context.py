@@ -1,16 +1,19 @@
 """Per-request context: the runtime, who is asking, and fresh DataLoaders.
 
-Over HTTP the context lives for one request. Over a WebSocket it lives as long as the
-connection, so it keeps no loader cache of its own: each operation (each runs in its
-own task) gets fresh loaders.
+Over HTTP the context lives for one request, and its reads share one connection
+(`reads`, services/reads.py). Over a WebSocket it lives as long as the connection, so it
+keeps no loader cache of its own: each operation (each runs in its own task) gets fresh
+loaders, whose batches open their own sessions.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -22,6 +25,7 @@ from gql.rate_limit import limiter_of
 from services.broker import Broker
 from services.eta import EtaEstimator
 from services.rate_limits import Limit
+from services.reads import ReadSession
 from services.runtime import Runtime
 from services.viewer import Viewer
 
@@ -43,6 +47,15 @@ class Context:
     connection_params: dict[str, Any] | None = None
     """The `connection_init` payload of a WebSocket connection."""
     _loaders: Loaders | None = field(default=None, init=False)
+    _reads: ReadSession | None = field(default=None, init=False)
+
+    def reads(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session for reading: over HTTP the request's one connection, in turns."""
+        if isinstance(self.request, WebSocket):
+            return self.runtime.session_factory()
+        if self._reads is None:
+            self._reads = ReadSession(self.runtime.session_factory)
+        return self._reads()
 
     @property
     def loaders(self) -> Loaders:
@@ -53,10 +66,10 @@ class Context:
                 _operation_loaders.set(loaders)
             return loaders
         if self._loaders is None:
-            self._loaders = Loaders(self.runtime.session_factory)
+            self._loaders = Loaders(self.reads)
         return self._loaders
 
-    def release(self) -> None:
+    async def release(self) -> None:
         """Drop the request's loaders, and every row they cache, when its operation is done.
 
         graphql-core's executor refers to itself (its async helpers are its own bound
@@ -64,6 +77,9 @@ class Context:
         whatever the context still reached would wait with them: here, the whole page.
         """
         self._loaders = None
+        reads, self._reads = self._reads, None
+        if reads is not None:
+            await reads.close()
 
     def require_viewer(self) -> Viewer:
         if self.viewer is None:

@@ -1,4 +1,5 @@
-"""DataLoaders: one short session per batch, so concurrent resolvers never share one."""
+"""DataLoaders: each batch reads through `sessions`, a request's one `ReadSession` over
+HTTP (batches take turns on its connection), a new session per batch over a WebSocket."""
 
 from __future__ import annotations
 
@@ -7,20 +8,23 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from db.models import Asset, Campaign, CampaignStatus, Client, Job, JobEvent, SubJob
+from db.models import CampaignStatus, JobEvent, SubJob
 from services import assets, campaigns, clients, events, jobs, stats
-from services.assets import AssetFilter
-from services.jobs import JobFilter
+from services.assets import AssetFilter, AssetRow
+from services.campaigns import CampaignRow
+from services.clients import ClientRow
+from services.jobs import JobFilter, JobRow
 from services.pagination import Page, PageArgs
+from services.reads import Sessions
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 G = TypeVar("G", bound=Hashable)
 
-Factory = async_sessionmaker[AsyncSession]
+Factory = Sessions
 
 
 def _by_id(
@@ -62,16 +66,16 @@ def _split(key: tuple[Any, ...]) -> tuple[uuid.UUID, tuple[Any, ...]]:
 
 class Loaders:
     def __init__(self, factory: Factory) -> None:
-        self.client: DataLoader[uuid.UUID, Client | None] = _by_id(factory, clients.load_clients)
-        self.campaign: DataLoader[uuid.UUID, Campaign | None] = _by_id(
+        self.client: DataLoader[uuid.UUID, ClientRow | None] = _by_id(factory, clients.load_clients)
+        self.campaign: DataLoader[uuid.UUID, CampaignRow | None] = _by_id(
             factory, campaigns.load_campaigns
         )
-        self.asset: DataLoader[uuid.UUID, Asset | None] = _by_id(factory, assets.load_assets)
-        self.job: DataLoader[uuid.UUID, Job | None] = _by_id(factory, jobs.load_jobs)
+        self.asset: DataLoader[uuid.UUID, AssetRow | None] = _by_id(factory, assets.load_assets)
+        self.job: DataLoader[uuid.UUID, JobRow | None] = _by_id(factory, jobs.load_jobs)
 
         async def campaign_pages(
             s: AsyncSession, ids: list[uuid.UUID], o: tuple[CampaignStatus | None, PageArgs]
-        ) -> dict[uuid.UUID, Page[Campaign]]:
+        ) -> dict[uuid.UUID, Page[CampaignRow]]:
             return await campaigns.pages_for_clients(s, ids, o[0], o[1])
 
         async def campaign_counts(
@@ -81,7 +85,7 @@ class Loaders:
 
         async def asset_pages(
             s: AsyncSession, ids: list[uuid.UUID], o: tuple[AssetFilter, PageArgs]
-        ) -> dict[uuid.UUID, Page[Asset]]:
+        ) -> dict[uuid.UUID, Page[AssetRow]]:
             return await assets.pages_for_campaigns(s, ids, o[0], o[1])
 
         async def asset_counts(
@@ -91,7 +95,7 @@ class Loaders:
 
         async def job_pages(
             s: AsyncSession, ids: list[uuid.UUID], o: tuple[JobFilter, PageArgs]
-        ) -> dict[uuid.UUID, Page[Job]]:
+        ) -> dict[uuid.UUID, Page[JobRow]]:
             return await jobs.pages_for_campaigns(s, ids, o[0], o[1])
 
         async def job_counts(
@@ -120,18 +124,18 @@ class Loaders:
             return await events.events_for_jobs(s, ids, o[0], o[1])
 
         self.campaign_page: DataLoader[
-            tuple[uuid.UUID, CampaignStatus | None, PageArgs], Page[Campaign]
+            tuple[uuid.UUID, CampaignStatus | None, PageArgs], Page[CampaignRow]
         ] = _grouped(factory, _split, campaign_pages)
         self.campaign_count: DataLoader[tuple[uuid.UUID, CampaignStatus | None], int] = _grouped(
             factory, _split, campaign_counts
         )
-        self.asset_page: DataLoader[tuple[uuid.UUID, AssetFilter, PageArgs], Page[Asset]] = (
+        self.asset_page: DataLoader[tuple[uuid.UUID, AssetFilter, PageArgs], Page[AssetRow]] = (
             _grouped(factory, _split, asset_pages)
         )
         self.asset_count: DataLoader[tuple[uuid.UUID, AssetFilter], int] = _grouped(
             factory, _split, asset_counts
         )
-        self.job_page: DataLoader[tuple[uuid.UUID, JobFilter, PageArgs], Page[Job]] = _grouped(
+        self.job_page: DataLoader[tuple[uuid.UUID, JobFilter, PageArgs], Page[JobRow]] = _grouped(
             factory, _split, job_pages
         )
         self.job_count: DataLoader[tuple[uuid.UUID, JobFilter], int] = _grouped(

@@ -74,7 +74,7 @@ class Query:
         viewer = info.context.require_viewer()
         try:  # a read: a session that never commits, not a mutation's unit of work
             request = input.request()
-            async with info.context.runtime.session_factory() as session:
+            async with info.context.reads() as session:
                 return CostEstimate.of(await launch.estimate_cost(session, viewer, request))
         except ServiceError as exc:
             return UserError.of(exc)
@@ -88,12 +88,11 @@ class Query:
         args = PageArgs.parse(
             first, after, default=settings.default_page_size, maximum=settings.max_page_size
         )
-        factory = info.context.runtime.session_factory
-        async with factory() as session:
+        async with info.context.reads() as session:
             page = await clients.list_clients(session, viewer, args)
 
         async def count() -> int:
-            async with factory() as session:
+            async with info.context.reads() as session:
                 return await clients.count_clients(session, viewer)
 
         return Connection.of(page, Client.from_row, count, has_previous=args.after is not None)
