@@ -30,6 +30,7 @@ from gql.schema import build_schema
 from gql.view import GraphQLView
 from gql.webhooks import replicate_webhook
 from jobs.worker import build_worker, in_process, redis_settings
+from services.api_keys import revocation_channel
 from services.eta import EtaEstimator
 from services.queue.arq_broker import ArqBroker
 from services.queue.embedded_redis import EmbeddedRedis
@@ -80,6 +81,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             await hub.start()
             stack.push_async_callback(hub.stop)
+            if settings.key_cache_seconds > 0:  # keys are remembered while revocations are heard
+                keys_hub: Hub[str] = Hub(
+                    pool, bytes.decode, name=f"reelgraph-keys:{settings.redis_prefix}"
+                )
+                await keys_hub.start()
+                stack.push_async_callback(keys_hub.stop)
+                revocations = keys_hub.listen(revocation_channel(broker))
+                await stack.enter_async_context(runtime.keys.following(revocations))
             view.live = app.state.live = Live(
                 hub=hub,
                 factory=runtime.session_factory,

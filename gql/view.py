@@ -58,7 +58,6 @@ from gql.http_requests import (
 from gql.live.feeds import Live
 from gql.live.protocols import LegacyWSHandler, TransportWSHandler
 from gql.rate_limit import client_address, identify, limiter_of
-from services.api_keys import authenticate
 from services.broker import Broker
 from services.eta import EtaEstimator
 from services.rate_limits import Limit
@@ -248,8 +247,7 @@ class GraphQLView(GraphQL[Context, None]):
         against the address's keyless limit: the rate limit middleware counted it under
         the key alone, and made-up keys must be no way around the address's limit."""
         assert self.runtime is not None
-        async with self.runtime.session_factory() as session:
-            viewer = await authenticate(session, token)
+        viewer = await self.runtime.keys.authenticate(token)  # remembered for a few seconds
         limiter = limiter_of(conn)
         if viewer is None and limiter is not None and identify(conn)[0] is Limit.REQUESTS:
             refusal = await limiter.hit(Limit.ANONYMOUS, client_address(conn))
@@ -372,7 +370,7 @@ class GraphQLView(GraphQL[Context, None]):
         except MissingQueryError as exc:
             raise Refusal(400, "No GraphQL query found in the request: send `query`.") from exc
         finally:
-            context.release()
+            await context.release()
 
     async def process_result(
         self, request: Request, result: ExecutionResult

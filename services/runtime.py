@@ -1,4 +1,6 @@
-"""The long-lived pieces a process needs: settings, engine, session factory, storage."""
+"""The long-lived pieces a process needs: settings, engine, session factory, storage,
+and the API keys it has checked (which remember only while an API process follows
+revocations: see services/key_cache.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.engine import create_engine, create_session_factory
+from services.key_cache import KeyCache
 from services.media.images import guard_pillow
 from services.media_urls import MediaUrlSigner
 from services.settings import Settings
@@ -24,6 +27,7 @@ class Runtime:
     session_factory: async_sessionmaker[AsyncSession]
     storage: LocalStorage
     signer: MediaUrlSigner
+    keys: KeyCache
     _write_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     @classmethod
@@ -31,12 +35,14 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         guard_pillow(settings.max_image_pixels)  # any Image.open in this process, API or worker
         engine = create_engine(settings.sqlalchemy_url, echo=settings.sql_echo)
+        factory = create_session_factory(engine)
         return cls(
             settings=settings,
             engine=engine,
-            session_factory=create_session_factory(engine),
+            session_factory=factory,
             storage=LocalStorage(settings.storage_dir),
             signer=MediaUrlSigner(settings.signing_key(), settings.media_url_ttl_seconds),
+            keys=KeyCache(factory, ttl=settings.key_cache_seconds),
         )
 
     @asynccontextmanager

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     )
     eta_sample_size: int = 50
     eta_cache_seconds: float = 60.0
+    key_cache_seconds: float = Field(
+        default=5.0,
+        description="How long an API process trusts a key it has checked (0: check every "
+        "request). Revocation reaches every process at once over Redis; this bounds it "
+        "when Redis is away.",
+    )
 
     # Hostile input: every document, body and medium is bounded before it costs much.
     max_query_depth: int = Field(default=12, description="Deepest selection a document may nest.")
