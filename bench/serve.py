@@ -41,9 +41,10 @@ async def post_json(http: httpx.AsyncClient, path: str, body: dict[str, Any], ke
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     label: str
-    factory: str
+    factory: str  # endpoints of one factory share one server
     path: str
     body: dict[str, Any]
+    expected: Any  # the answer (parsed JSON), with media URLs on `expected_base`
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,6 @@ async def measure(
     endpoints: list[Endpoint],
     env: dict[str, str],
     key: str,
-    expected: Any,
     expected_base: str,
     load: Load,
     log: Path,
@@ -151,7 +151,8 @@ async def measure(
     """Serve each app once, check every endpoint's answer, then load them in turns.
 
     Rounds interleave the endpoints (A B C A B C ...), so a burst of other work on a
-    shared machine slows all of them alike instead of one.
+    shared machine slows all of them alike instead of one. Each first answer over HTTP
+    is compared with the endpoint's `expected` one.
     """
     servers: dict[str, Server] = {}
     try:
@@ -167,7 +168,7 @@ async def measure(
                 base = servers[e.factory].url
                 text = json.dumps(await post_json(http, base + e.path, e.body, key))
                 same[e.label] = (
-                    json.loads(text.replace(base + "/", expected_base + "/")) == expected
+                    json.loads(text.replace(base + "/", expected_base + "/")) == e.expected
                 )
 
         def spec(e: Endpoint, seconds: float, cap: int) -> Spec:
