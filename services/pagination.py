@@ -110,17 +110,22 @@ class Columns(Generic[T]):
     `created_at` columns under those names.
     """
 
-    __slots__ = ("_keys", "table")
+    __slots__ = ("_keys", "_own", "table")
 
     def __init__(self, model: type[Any]) -> None:
         mapper = sa_inspect(model)
         self.table: FromClause = mapper.local_table
         self._keys = {attr.key: attr.columns[0].key for attr in mapper.column_attrs}
+        self._own: list[Label[Any]] = self._label(self.table)
 
     def labelled(self, source: FromClause | None = None) -> list[Label[Any]]:
-        """The columns of `source` (the table, or an alias of it) under attribute names."""
-        c = (self.table if source is None else source).c
-        return [c[column].label(key) for key, column in self._keys.items()]
+        """The columns of `source` (the table, or an alias of it) under attribute names.
+        The table's own are built once: labels are immutable, and building them is most
+        of what making a small query costs."""
+        return self._own if source is None else self._label(source)
+
+    def _label(self, source: FromClause) -> list[Label[Any]]:
+        return [source.c[column].label(key) for key, column in self._keys.items()]
 
     def column_of(
         self, source: FromClause, attribute: InstrumentedAttribute[Any]
