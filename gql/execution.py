@@ -12,9 +12,10 @@ fields are all plain, or a list or non-null of those. `PlainExecutionContext`:
 
 - reads a plain leaf and coerces it directly (`execute_field`);
 - completes a value whose whole selection below is plain with a plan compiled once per
-  request and selection (`complete_value`): the selection is collected by graphql-core's
-  own `collect_subfields` (fragments, `@include`/`@skip`, aliases, merging and order
-  exactly as it does), then each object is one dict built from `getattr`s.
+  selection of a parsed document (`complete_value`, `plan`): the selection is collected
+  by graphql-core's own `collect_subfields` (fragments, `@include`/`@skip`, aliases,
+  merging and order exactly as it does), then each object is one dict built from
+  `getattr`s.
 
 Anything unusual (a null for a non-null field, a value a scalar refuses, an object that
 is not of its type, an exception, an abstract type, `@defer`, a middleware) falls back
@@ -26,12 +27,15 @@ paths and compares; the test suite runs under it).
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 import orjson
 from graphql import (
+    DirectiveNode,
+    FragmentDefinitionNode,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
@@ -39,8 +43,13 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    Node,
+    OperationDefinitionNode,
+    VariableNode,
+    Visitor,
     is_leaf_type,
     is_object_type,
+    visit,
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, UndefinedType
@@ -81,6 +90,39 @@ def plain_fields(schema: GraphQLSchema) -> _Fields:
             found[(type_.name, name)] = _Plain(definition.python_name, field.type)
     _plain_fields_of[schema] = found
     return found
+
+
+SHARED_PLANS = 4096
+"""Plans kept across requests; each holds its AST nodes, so their ids stay unique."""
+_shared_plans: OrderedDict[tuple[Any, ...], tuple[tuple[Node, ...], Plan | None]] = OrderedDict()
+_SWITCHES = frozenset({"include", "skip", "defer"})
+_switch_names: OrderedDict[int, tuple[Node, tuple[str, ...]]] = OrderedDict()
+
+
+def _switches(
+    operation: OperationDefinitionNode,
+    fragments: list[FragmentDefinitionNode],
+    variables: dict[str, Any],
+) -> tuple[Any, ...]:
+    """The operation's identity and the values of the variables that its directives
+    which change field collection read."""
+    found = _switch_names.get(id(operation))
+    if found is None or found[0] is not operation:
+        names: set[str] = set()
+
+        class Switches(Visitor):
+            def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+                if node.name.value in _SWITCHES:
+                    for argument in node.arguments or ():
+                        if isinstance(argument.value, VariableNode):
+                            names.add(argument.value.name.value)
+
+        for node in (operation, *fragments):
+            visit(node, Switches())
+        found = _switch_names[id(operation)] = (operation, tuple(sorted(names)))
+        if len(_switch_names) > SHARED_PLANS:
+            _switch_names.popitem(last=False)
+    return (id(operation), *(repr(variables.get(name)) for name in found[1]))
 
 
 class _Fallback(Exception):
@@ -163,6 +205,7 @@ class PlainExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plain = plain_fields(self.schema) if plain else {}
         # (type, id(field details)) -> (those details, kept alive; the plan or None)
         self._plans: dict[tuple[Any, int], tuple[FieldDetailsList, Plan | None]] = {}
+        self._switches: tuple[Any, ...] | None = None
 
     def execute_field(
         self,
@@ -206,14 +249,29 @@ class PlainExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def plan(self, type_: GraphQLOutputType, details: FieldDetailsList) -> Plan | None:
         """How to complete a value of `type_` selected by `details`; None when some
-        field below is not plain. Compiled once per request and selection."""
+        field below is not plain. Compiled once per selection of a parsed document (the
+        parser cache keeps its nodes), and per value of the variables its `@include`,
+        `@skip` and `@defer` read: those are all that can change what it collects."""
         key = (type_, id(details))
         cached = self._plans.get(key)
         if cached is not None:
             return cached[1]
-        plan = self._compile(type_, details)
-        self._plans[key] = (details, plan)
-        return plan
+        if self._switches is None:
+            self._switches = _switches(
+                self.operation,
+                [f.definition for f in self.fragments.values()],
+                self.variable_values.coerced,
+            )
+        nodes = tuple(d.node for d in details)
+        shared = (id(self._plain), type_, tuple(map(id, nodes)), self._switches)
+        found = _shared_plans.get(shared)
+        if found is None:
+            found = (nodes, self._compile(type_, details))
+            _shared_plans[shared] = found
+            if len(_shared_plans) > SHARED_PLANS:
+                _shared_plans.popitem(last=False)
+        self._plans[key] = (details, found[1])
+        return found[1]
 
     def _compile(self, type_: GraphQLOutputType, details: FieldDetailsList) -> Plan | None:
         if isinstance(type_, GraphQLNonNull):

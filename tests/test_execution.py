@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 import strawberry
+from strawberry.extensions import ParserCache
 
 from gql.execution import PlainExecutionContext, VerifiedExecutionContext
 
@@ -138,3 +139,24 @@ def test_the_verifying_context_compares_plain_subtrees() -> None:
     result = schema.execute_sync(PAGE_QUERIES[0])
     assert result.errors is None
     assert VerifiedExecutionContext.compared > before
+
+
+def test_plans_kept_across_requests_follow_each_requests_directives() -> None:
+    """A parsed document is reused (the parser cache), and so are its plans: one request
+    whose `@include`/`@skip` say otherwise must not get another's selection."""
+    query = PAGE_QUERIES[2]
+    expected = {}
+    plain_schema = strawberry.Schema(query=PageQuery)
+    for include in (True, False):
+        result = plain_schema.execute_sync(query, variable_values={"a": include})
+        expected[include] = orjson.dumps(result.data)
+    assert expected[True] != expected[False]
+    schema = strawberry.Schema(
+        query=PageQuery,
+        execution_context_class=PlainExecutionContext,
+        extensions=[lambda: ParserCache(maxsize=8)],
+    )
+    for include in (True, False, True, False):
+        result = schema.execute_sync(query, variable_values={"a": include})
+        assert result.errors is None
+        assert orjson.dumps(result.data) == expected[include], include
