@@ -11,8 +11,10 @@ event; once the job is done, the real time left is the clip's `finishedAt` minus
 event's `createdAt` (both the server's clock). Printed, per progress band: predictions,
 how many said unknown (null), the median and 90th percentile of |predicted - real| /
 real, the share within 50 % of the real time, the share within 50 % or 1 s (the
-dashboard shows whole seconds, and "finishing…" under 1 s), and how many said under
-half a second when at least that much was left; then the same for the predictions made
+dashboard shows whole seconds, and "finishing…" under 1 s), how many said under
+half a second when at least that much was left, and "as shown": the share of all
+predictions whose dashboard text was right within 50 % (`shown_right`; "ETA unknown"
+counts as wrong); then the same for the predictions made
 with 1 s or more left, and how many of those made with less said under 1 s. Separately: the clips that ran before
 the model had a finished clip, which must all say unknown.
 """
@@ -112,8 +114,20 @@ class Bench:
         return samples
 
 
+def shown_right(predicted: float | None, actual: float) -> bool:
+    """Whether the dashboard's text for this prediction is right within 50 %: "~N s
+    left" when N is within half the real time of it, "finishing…" (under 1 s) when under
+    1.5 s was left; "ETA unknown" never is."""
+    if predicted is None:
+        return False
+    if predicted < 1.0:
+        return actual < 1.5
+    return abs(round(predicted) - actual) <= 0.5 * actual
+
+
 def _row(name: str, group: list[Sample]) -> str:
     known = [(s.predicted, s.actual) for s in group if s.predicted is not None]
+    shown = sum(1 for s in group if shown_right(s.predicted, s.actual)) / len(group)
     errors = sorted(abs(p - a) / max(a, 0.01) for p, a in known)
     loose = sum(1 for p, a in known if abs(p - a) <= max(0.5 * a, 1.0))
     zero = sum(1 for p, a in known if p < 0.5 <= a)
@@ -123,7 +137,7 @@ def _row(name: str, group: list[Sample]) -> str:
         f"  {name:>9} {len(group):5d} {len(group) - len(known):8d}"
         f" {statistics.median(errors):11.0%} {errors[int(0.9 * (len(errors) - 1))]:8.0%}"
         f" {sum(1 for e in errors if e <= 0.5) / len(errors):11.0%}"
-        f" {loose / len(errors):14.0%} {zero:9d}"
+        f" {loose / len(errors):14.0%} {zero:9d} {shown:9.0%}"
     )
 
 
@@ -131,7 +145,7 @@ def report(title: str, samples: list[Sample]) -> None:
     print(f"\n{title}: {len(samples)} predictions")
     print(
         f"  {'progress':>9} {'n':>5} {'unknown':>8} {'median err':>11} {'p90 err':>8}"
-        f" {'within 50%':>11} {'50% or 1 s':>14} {'said ~0s':>9}"
+        f" {'within 50%':>11} {'50% or 1 s':>14} {'said ~0s':>9} {'as shown':>9}"
     )
     for low, high in BANDS:
         top = high if high < 1.0 else 1.01
