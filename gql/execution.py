@@ -26,7 +26,9 @@ paths and compares; the test suite runs under it).
 
 from __future__ import annotations
 
+import enum
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -34,8 +36,15 @@ from weakref import WeakKeyDictionary
 
 import orjson
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     DirectiveNode,
     FragmentDefinitionNode,
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLFloat,
+    GraphQLID,
+    GraphQLInt,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
@@ -43,6 +52,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    GraphQLString,
     Node,
     OperationDefinitionNode,
     VariableNode,
@@ -136,19 +146,45 @@ Plan = Callable[[Any], Any]
 
 def _leaf(type_: GraphQLLeafType) -> Plan:
     coerce = type_.coerce_output_value
+    same = _UNCHANGED.get(type_)
+    memo: dict[tuple[type, Any], Any] = {}  # an enum's member -> its name
+    is_enum = isinstance(type_, GraphQLEnumType)
 
     def complete(value: Any) -> Any:
         if value is None:
             return None
+        if same is not None and type(value) is same[0] and same[1](value):
+            return value  # what `coerce` returns for it: the value itself
+        enumerated = is_enum and isinstance(value, enum.Enum)
+        if enumerated:  # an enum's coerce looks its member up by a linear scan
+            found = memo.get((type(value), value))
+            if found is not None:
+                return found
         try:
             coerced = coerce(value)
         except Exception:
             raise _Fallback from None
         if coerced is None or coerced is Undefined:
             raise _Fallback
+        if enumerated:
+            memo[(type(value), value)] = coerced
         return coerced
 
     return complete
+
+
+def _any(_: Any) -> bool:
+    return True
+
+
+_UNCHANGED: dict[GraphQLLeafType, tuple[type, Callable[[Any], bool]]] = {
+    # graphql-core's built-in scalars hand these values back as they are
+    GraphQLString: (str, _any),
+    GraphQLID: (str, _any),
+    GraphQLBoolean: (bool, _any),
+    GraphQLInt: (int, lambda v: GRAPHQL_MIN_INT <= v <= GRAPHQL_MAX_INT),
+    GraphQLFloat: (float, math.isfinite),
+}
 
 
 def _non_null(inner: Plan) -> Plan:
