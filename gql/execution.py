@@ -208,7 +208,18 @@ def _list(inner: Plan) -> Plan:
     return complete
 
 
-def _object(type_: GraphQLObjectType, fields: list[tuple[str, str | None, Plan | None]]) -> Plan:
+_Field = tuple[str, str | None, Plan | None, type | None]
+"""(response key, attribute or None for __typename, plan, type its values pass as is)"""
+
+
+def _passing(type_: GraphQLOutputType) -> type | None:
+    """The Python type whose values a String, ID or Boolean field (nullable or not)
+    completes to themselves: such a field needs no call to its plan for them."""
+    named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    return str if named in (GraphQLString, GraphQLID) else bool if named is GraphQLBoolean else None
+
+
+def _object(type_: GraphQLObjectType, fields: list[_Field]) -> Plan:
     is_type_of = type_.is_type_of
     name = type_.name
 
@@ -219,7 +230,7 @@ def _object(type_: GraphQLObjectType, fields: list[tuple[str, str | None, Plan |
         if is_type_of is not None and is_type_of(value, _NO_INFO) is not True:
             raise _Fallback
         out = {}
-        for key, attribute, plan in fields:
+        for key, attribute, plan, passing in fields:
             if attribute is None:  # __typename
                 out[key] = name
                 continue
@@ -227,7 +238,7 @@ def _object(type_: GraphQLObjectType, fields: list[tuple[str, str | None, Plan |
                 item = getattr(value, attribute)
             except Exception:
                 raise _Fallback from None
-            out[key] = item if plan is None else plan(item)
+            out[key] = item if plan is None or type(item) is passing else plan(item)
         return out
 
     return complete
@@ -324,13 +335,13 @@ class PlainExecutionContext(StrawberryGraphQLCoreExecutionContext):
         collected = self.collect_subfields(type_, details)
         if collected.new_defer_usages or collected.forbidden_directive_instances:
             return None
-        fields: list[tuple[str, str | None, Plan | None]] = []
+        fields: list[_Field] = []
         for key, group in collected.grouped_field_set.items():
             if any(d.defer_usage or d.fragment_variable_values for d in group):
                 return None
             name = group[0].node.name.value
             if name == "__typename":
-                fields.append((key, None, None))
+                fields.append((key, None, None, None))
                 continue
             plain = self._plain.get((type_.name, name))
             if plain is None:
@@ -338,7 +349,7 @@ class PlainExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plan = self.plan(plain.type, group)
             if plan is None:
                 return None
-            fields.append((key, plain.attribute, plan))
+            fields.append((key, plain.attribute, plan, _passing(plain.type)))
         return _object(type_, fields)
 
 
