@@ -51,6 +51,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
     Node,
@@ -153,7 +154,7 @@ def _leaf(type_: GraphQLLeafType) -> Plan:
     def complete(value: Any) -> Any:
         if value is None:
             return None
-        if same is not None and type(value) is same[0] and same[1](value):
+        if same is not None and type(value) is same[0] and (same[1] is None or same[1](value)):
             return value  # what `coerce` returns for it: the value itself
         enumerated = is_enum and isinstance(value, enum.Enum)
         if enumerated:  # an enum's coerce looks its member up by a linear scan
@@ -173,15 +174,11 @@ def _leaf(type_: GraphQLLeafType) -> Plan:
     return complete
 
 
-def _any(_: Any) -> bool:
-    return True
-
-
-_UNCHANGED: dict[GraphQLLeafType, tuple[type, Callable[[Any], bool]]] = {
-    # graphql-core's built-in scalars hand these values back as they are
-    GraphQLString: (str, _any),
-    GraphQLID: (str, _any),
-    GraphQLBoolean: (bool, _any),
+_UNCHANGED: dict[GraphQLLeafType, tuple[type, Callable[[Any], bool] | None]] = {
+    # graphql-core's built-in scalars hand these values back as they are (None: all of them)
+    GraphQLString: (str, None),
+    GraphQLID: (str, None),
+    GraphQLBoolean: (bool, None),
     GraphQLInt: (int, lambda v: GRAPHQL_MIN_INT <= v <= GRAPHQL_MAX_INT),
     GraphQLFloat: (float, math.isfinite),
 }
@@ -213,10 +210,11 @@ _Field = tuple[str, str | None, Plan | None, type | None]
 
 
 def _passing(type_: GraphQLOutputType) -> type | None:
-    """The Python type whose values a String, ID or Boolean field (nullable or not)
-    completes to themselves: such a field needs no call to its plan for them."""
+    """The Python type all of whose values a leaf field (nullable or not) completes to
+    themselves (`_UNCHANGED`): such a field needs no call to its plan for them."""
     named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
-    return str if named in (GraphQLString, GraphQLID) else bool if named is GraphQLBoolean else None
+    same = _UNCHANGED.get(named) if isinstance(named, GraphQLScalarType) else None
+    return same[0] if same is not None and same[1] is None else None
 
 
 def _object(type_: GraphQLObjectType, fields: list[_Field]) -> Plan:
