@@ -4,9 +4,15 @@ A model's history is its latest `sample` succeeded sub-jobs: each one's run time
 (`finished_at - started_at`), its size (output seconds x the square root of its pixels x
 its frame rate over 24: a 10 s clip counts five times a 2 s one, a 1080p frame a bit over
 twice a 480p one), and its progress curve: the share of its run time at which it
-reported each progress (from its `subjob.progress` events). A sub-job's *expected* run
+reported each progress (from its `subjob.progress` events), and its load: how many of the
+model's runs were in flight alongside it. How run time grows with size and with load is
+fitted to the history (`Scaling`): a local render shares the machine's cores, a hosted
+one mostly does not, and each model's history says which. A sub-job's *expected* run
 time is the median of its `NEAREST` past runs in size (the same length and resolution
-when there are such), each scaled by the size ratio.
+when there are such), each scaled to its size and to the model's load now (its sub-jobs
+running). A run that has outrun every past run as fitted, but not as they ran (linear in
+size, whatever the load), is estimated from them as they ran: the fit is a correction,
+never the reason an estimate turns unknown.
 
 The time *left* of a running sub-job that has run `elapsed` seconds at progress `p`:
 
@@ -38,18 +44,24 @@ import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.base import utcnow
 from db.models import JobEvent, SubJob, SubJobStatus
 from services import catalog
 
 RUNNING = frozenset({"submitted", "processing", "downloading"})
+STARTED = (SubJobStatus.SUBMITTED, SubJobStatus.PROCESSING, SubJobStatus.DOWNLOADING)
 RESTARTS = frozenset({"queued", "submitted"})  # a new run may begin: its start is read again
 NEAREST = 7  # past runs an expectation is the median of
+FIT_RUNS = 5  # past runs it takes to fit how time grows with size and load
+FIT_SPREAD = 1.5  # how many-fold a variable must vary among them to be fitted
+LOAD_SECONDS = 1.0  # how long a count of a model's runs in flight is reused
+STALE_RUNS = 4  # a run in flight this many times the longest past run: stuck, not load
 CURVE_POINTS, CURVE_WINDOW = 9, 0.1  # past progress reports within 0.1 of this one's
 DOWNLOAD_SHARE = 0.03  # of the expected run time, left once the output is downloading
 ROW_SECONDS = 0.05  # a burst of events (a replay) reads the row once
@@ -81,6 +93,71 @@ class Run:
     """(progress, share of the run's time when it was reported), as the run reported it."""
     tail: float | None = None
     """Seconds from its `downloading` event to its end: storing the output."""
+    load: float = 1.0
+    """How many runs of the model were in flight during it, on average (itself included)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scaling:
+    """Run time ~ size ** `size` x load ** `load`, fitted to a model's history (log-linear
+    least squares). A local render shares the machine's cores: three at once took about
+    2.2 times as long each; a hosted model's history shows no such effect, and its
+    fitted `load` comes out near 0."""
+
+    size: float = 1.0
+    load: float = 0.0
+
+    @classmethod
+    def fit(cls, runs: Iterable[Run]) -> Scaling:
+        """Fitted to `runs`; a variable that varies less than FIT_SPREAD-fold among them
+        keeps its default (size 1, load 0): a slope from nearly equal values is noise."""
+        runs = list(runs)
+        if len(runs) < FIT_RUNS:
+            return cls()
+        sizes = [math.log(r.size) for r in runs]
+        loads = [math.log(max(r.load, 1.0)) for r in runs]
+        spread = math.log(FIT_SPREAD)
+        if max(sizes) - min(sizes) < spread:
+            sizes = [0.0] * len(runs)
+        if max(loads) - min(loads) < spread:
+            loads = [0.0] * len(runs)
+        points = [(a, b, math.log(r.seconds)) for a, b, r in zip(sizes, loads, runs, strict=True)]
+        solved = _least_squares(points)
+        if solved is None:  # neither varies, or both together: nothing to tell them apart
+            return cls()
+        size, load = solved
+        return cls(min(max(size, 0.0), 2.0), min(max(load, 0.0), 1.5))
+
+    def factor(self, size: float, load: float | None, run: Run) -> float:
+        """How much longer than `run` a run of `size` at `load` takes (None: as `run`)."""
+        f: float = (size / run.size) ** self.size
+        if load is not None and self.load:
+            f *= (max(load, 1.0) / max(run.load, 1.0)) ** self.load
+        return f
+
+
+def _least_squares(points: list[tuple[float, float, float]]) -> tuple[float, float] | None:
+    """The slopes (b, c) of y = a + b x1 + c x2 through `points` (x1, x2, y); None when
+    they do not fix both (a slope whose variable never varies is taken as 0)."""
+    n = len(points)
+    m1 = sum(p[0] for p in points) / n
+    m2 = sum(p[1] for p in points) / n
+    my = sum(p[2] for p in points) / n
+    s11 = sum((p[0] - m1) ** 2 for p in points)
+    s22 = sum((p[1] - m2) ** 2 for p in points)
+    s12 = sum((p[0] - m1) * (p[1] - m2) for p in points)
+    s1y = sum((p[0] - m1) * (p[2] - my) for p in points)
+    s2y = sum((p[1] - m2) * (p[2] - my) for p in points)
+    if s11 < 1e-9 and s22 < 1e-9:
+        return None
+    if s22 < 1e-9:
+        return s1y / s11, 0.0
+    if s11 < 1e-9:
+        return 1.0, s2y / s22
+    det = s11 * s22 - s12 * s12
+    if det < 1e-9 * s11 * s22:  # size and load moved together: apart, they say nothing
+        return None
+    return (s1y * s22 - s2y * s12) / det, (s2y * s11 - s1y * s12) / det
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,19 +165,28 @@ class History:
     """A model's latest finished runs, newest first."""
 
     runs: tuple[Run, ...]
+    scaling: Scaling = Scaling()
 
-    def nearest(self, input: Mapping[str, Any]) -> list[tuple[float, Run]]:
-        """The nearest past runs in size, each with its time scaled to this input's."""
+    @classmethod
+    def of(cls, runs: Iterable[Run]) -> History:
+        runs = tuple(runs)
+        return cls(runs, Scaling.fit(runs))
+
+    def nearest(
+        self, input: Mapping[str, Any], load: float | None = None
+    ) -> list[tuple[float, Run]]:
+        """The nearest past runs in size, each with its time scaled to this input's size
+        and, when known, to the `load` it runs at (runs of the model in flight)."""
         size, mode = size_of(input), input.get("mode")
 
         def distance(run: Run) -> float:
             return abs(math.log(run.size / size)) + (run.mode != mode)
 
         nearest = sorted(self.runs, key=distance)[:NEAREST]  # stable: the newest on ties
-        return [(run.seconds * size / run.size, run) for run in nearest]
+        return [(run.seconds * self.scaling.factor(size, load, run), run) for run in nearest]
 
-    def expected(self, input: Mapping[str, Any]) -> float:
-        return round(statistics.median(t for t, _ in self.nearest(input)), 3)
+    def expected(self, input: Mapping[str, Any], load: float | None = None) -> float:
+        return round(statistics.median(t for t, _ in self.nearest(input, load)), 3)
 
     def remaining(
         self,
@@ -109,11 +195,12 @@ class History:
         status: str,
         elapsed: float,
         progress: float | None,
+        load: float | None = None,
     ) -> float | None:
         """Seconds left of a sub-job in `status`, `elapsed` seconds into its run."""
         if status not in RUNNING:
             return None
-        nearest = self.nearest(input)
+        nearest = self.nearest(input, load)
         runs = [t for t, _ in nearest]
         elapsed = max(elapsed, 0.0)
         if status == "downloading":
@@ -176,13 +263,39 @@ async def load_history(session: AsyncSession, model: str, sample: int) -> Histor
     curves, tails = await _reports(
         session, {r[1] for r in rows}, {r[0]: (r[2], r[3]) for r in rows}
     )
+    loads = _loads([(r[2], r[3]) for r in rows])
     runs = []
-    for sub_id, _, started, finished, duration, resolution, aspect, fps, mode in rows:
+    for row, load in zip(rows, loads, strict=True):
+        sub_id, _, started, finished, duration, resolution, aspect, fps, mode = row
         shape = {"duration": duration, "resolution": resolution, "aspect_ratio": aspect, "fps": fps}
         seconds = max((finished - started).total_seconds(), 0.001)
         curve = tuple(curves.get(sub_id, ()))
-        runs.append(Run(seconds, size_of(shape), mode, curve, tails.get(sub_id)))
-    return History(tuple(runs))
+        runs.append(Run(seconds, size_of(shape), mode, curve, tails.get(sub_id), load))
+    return History.of(runs)
+
+
+def _loads(spans: list[tuple[datetime, datetime]]) -> list[float]:
+    """For each run, the time-weighted number of the runs in `spans` that overlapped it
+    (itself included): 2.0 when another ran alongside it from start to end."""
+    loads = []
+    for start, end in spans:
+        span = (end - start).total_seconds()
+        if span <= 0:
+            loads.append(1.0)
+            continue
+        overlap = sum(max((min(end, e) - max(start, s)).total_seconds(), 0.0) for s, e in spans)
+        loads.append(max(overlap / span, 1.0))
+    return loads
+
+
+async def in_flight(session: AsyncSession, model: str, since: datetime) -> int:
+    """How many of the model's sub-jobs are running, or queued to, since `since`: a job's
+    clips are queued together and start within moments of each other. Older ones are
+    stuck (their worker gone), not rendering: they do not share the machine."""
+    started = and_(SubJob.status.in_(STARTED), SubJob.started_at >= since)
+    queued = and_(SubJob.status == SubJobStatus.QUEUED, SubJob.updated_at >= since)
+    stmt = select(func.count()).where(SubJob.model == model, or_(started, queued))
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def _reports(
@@ -249,6 +362,7 @@ class EtaEstimator:
         self._ttl = ttl
         self._clock = clock
         self._histories: dict[str, tuple[float, asyncio.Future[History | None]]] = {}
+        self._loads: dict[str, tuple[float, int]] = {}
         self._timings: OrderedDict[uuid.UUID, SubJobTiming] = OrderedDict()
         self._max_sub_jobs = max_sub_jobs
 
@@ -272,6 +386,19 @@ class EtaEstimator:
             self._histories.pop(model, None)
         return value
 
+    async def load(self, model: str, history: History) -> int:
+        """The model's sub-jobs in flight now, counted at most every LOAD_SECONDS."""
+        now = self._clock()
+        cached = self._loads.get(model)
+        if cached is not None and now - cached[0] < LOAD_SECONDS:
+            return cached[1]
+        longest = max(run.seconds for run in history.runs)
+        since = utcnow() - timedelta(seconds=STALE_RUNS * longest)
+        async with self._factory() as session:
+            count = await in_flight(session, model, since)
+        self._loads[model] = (now, count)
+        return count
+
     async def expected(self, model: str) -> float | None:
         """The median run time of the model's latest runs, whatever their size."""
         history = await self.history(model)
@@ -289,15 +416,25 @@ class EtaEstimator:
         progress: float | None,
         at: datetime,
     ) -> tuple[float | None, float | None]:
-        """(expectedSeconds, etaSeconds) of a sub-job as it is at `at`."""
+        """(expectedSeconds, etaSeconds) of a sub-job as it is at `at`. When `at` is now
+        (an event as it happens, or the field), times are scaled to the model's load now;
+        an older event's load is not known, and its times are not."""
         history = await self.history(model)
         if history is None:
             return None, None
-        expected = history.expected(input)
+        load = None
+        if history.scaling.load and abs((utcnow() - at).total_seconds()) <= LOAD_SECONDS:
+            load = await self.load(model, history)
+        expected = history.expected(input, load)
         if started_at is None:
             return expected, None
         elapsed = (at - started_at).total_seconds()
-        eta = history.remaining(input, status=status, elapsed=elapsed, progress=progress)
+        eta = history.remaining(input, status=status, elapsed=elapsed, progress=progress, load=load)
+        if eta is None and status in RUNNING and history.scaling != Scaling():
+            # Outran every past run as fitted: judged by them as they ran, both figures.
+            plain = History(history.runs)
+            expected = plain.expected(input)
+            eta = plain.remaining(input, status=status, elapsed=elapsed, progress=progress)
         return expected, eta
 
     async def timing(

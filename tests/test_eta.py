@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from starlette.applications import Starlette
 
 from db.base import utcnow
@@ -277,3 +278,80 @@ async def test_storing_the_output_takes_what_it_took_past_runs(
     figures = await three_ways(admin, base_url, job_id)
     for way in ("field", "event", "live"):
         assert figures[0][way]["etaSeconds"] == pytest.approx(storing, rel=0.5), way
+
+
+async def renders(
+    runtime: Runtime,
+    job_id: uuid.UUID,
+    model: str,
+    batches: list[tuple[int, float]],
+    first_index: int,
+) -> None:
+    """Succeeded sub-jobs of `model`, batch after batch: each (n, seconds) is n renders
+    that ran side by side for `seconds`; the last batch ended a second ago."""
+    end = utcnow() - timedelta(seconds=1)
+    async with unit_of_work(runtime.session_factory) as session:
+        index = first_index
+        for together, seconds in reversed(batches):
+            start = end - timedelta(seconds=seconds)
+            for _ in range(together):
+                session.add(
+                    SubJob(
+                        job_id=job_id, index=index, model=model, provider="local",
+                        input=SHAPE, status=S.SUCCEEDED, progress=1.0,
+                        started_at=start, finished_at=end,
+                    )
+                )  # fmt: skip
+                index += 1
+            end = start - timedelta(seconds=0.5)
+
+
+async def test_scaled_to_how_many_renders_share_the_machine(
+    app: Starlette, runtime: Runtime, admin: GraphQLClient, job_id: uuid.UUID, model: str
+) -> None:
+    """A clip rendered alone took 2 s, and 6 s when three rendered at once (the cores
+    were shared). Now, with three of the model's clips in flight, each is expected to
+    take about 6 s; one alone, of another model with the same history, about 2."""
+    alone = f"{model}-alone"
+    for first, name in ((100, model), (200, alone)):
+        batches = [(1, 2.0), (3, 6.0), (1, 2.1), (3, 5.8), (1, 1.9)]
+        await renders(runtime, job_id, name, batches, first_index=first)
+    for index in range(2):
+        await running(app, job_id, index, model, ran=0.0, progress=None, status=S.SUBMITTED)
+    await running(app, job_id, 2, model, ran=None, progress=None, status=S.QUEUED)  # starting
+    await running(app, job_id, 3, alone, ran=0.0, progress=None, status=S.SUBMITTED)
+    # Sub-jobs queued or running for an hour are stuck: they do not share the cores.
+    await running(app, job_id, 4, alone, ran=None, progress=None, status=S.QUEUED)
+    await running(app, job_id, 5, alone, ran=3600.0, progress=None, status=S.PROCESSING)
+    async with unit_of_work(runtime.session_factory) as session:
+        stuck = update(SubJob).where(SubJob.job_id == job_id, SubJob.index == 4)
+        await session.execute(stuck.values(updated_at=utcnow() - timedelta(hours=1)))
+    query = """query($id: ID!) { node(id: $id) { ... on Job {
+      subJobs { index model expectedSeconds etaSeconds } } } }"""
+    node = (await admin.execute(query, {"id": encode("Job", job_id)}))["node"]
+    running_now = {s["index"]: s for s in node["subJobs"] if s["index"] < 4}
+    for index in range(3):
+        assert running_now[index]["expectedSeconds"] == pytest.approx(6.0, rel=0.25)
+    for index in range(2):
+        assert running_now[index]["etaSeconds"] == pytest.approx(6.0, rel=0.5)
+    assert running_now[3]["expectedSeconds"] == pytest.approx(2.0, rel=0.25)
+    assert running_now[3]["etaSeconds"] == pytest.approx(2.0, rel=0.5)
+
+
+async def test_outrunning_the_load_scaled_runs_is_not_unknown(
+    app: Starlette, runtime: Runtime, admin: GraphQLClient, job_id: uuid.UUID, model: str
+) -> None:
+    """Alone, a clip is expected in about 2 s, scaled down from runs that took 6 s three
+    at a time. One that has run 4 s alone has outrun every past run as scaled, not as
+    they ran: its estimate comes from those (about 2 s left), it does not turn unknown.
+    Past every run as they ran too, it is unknown, as without load."""
+    batches = [(1, 2.0), (3, 6.0), (1, 2.1), (3, 5.8), (1, 1.9)]
+    await renders(runtime, job_id, model, batches, first_index=100)
+    await running(app, job_id, 0, model, ran=4.0, progress=None, status=S.SUBMITTED)
+    await running(app, job_id, 1, model, ran=30.0, progress=None, status=S.SUBMITTED)
+    query = """query($id: ID!) { node(id: $id) { ... on Job {
+      subJobs { index expectedSeconds etaSeconds } } } }"""
+    node = (await admin.execute(query, {"id": encode("Job", job_id)}))["node"]
+    now = {s["index"]: s for s in node["subJobs"] if s["index"] < 2}
+    assert now[0]["etaSeconds"] == pytest.approx(2.0, rel=0.5)
+    assert now[1]["etaSeconds"] is None
