@@ -31,7 +31,9 @@ The time *left* of a running sub-job that has run `elapsed` seconds at progress 
   `elapsed x (1 - p) / p`, weighing `p`.
 
 Either way a render slower than every one before is never "0 s left" at 5 %.
-Histories are cached per model for `ttl` seconds, one query per model at a time.
+Histories are cached per model for `ttl` seconds once they hold `sample` runs, and for
+a share of it while they hold fewer (at least `MIN_TTL`): a model's first runs change its
+figures the most. One query per model at a time.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ LOAD_SECONDS = 1.0  # how long a count of a model's runs in flight is reused
 STALE_RUNS = 4  # a run in flight this many times the longest past run: stuck, not load
 CURVE_POINTS, CURVE_WINDOW = 9, 0.1  # past progress reports within 0.1 of this one's
 DOWNLOAD_SHARE = 0.03  # of the expected run time, left once the output is downloading
+MIN_TTL = 1.0  # seconds a history of one run is cached (a full one: `ttl`)
 ROW_SECONDS = 0.05  # a burst of events (a replay) reads the row once
 
 
@@ -384,6 +387,10 @@ class EtaEstimator:
         future.set_result(value)
         if value is None:  # no history yet: ask again next time, it may have some by then
             self._histories.pop(model, None)
+        elif self._histories.get(model, (0, None))[1] is future:
+            # A short history is read again sooner: each new run changes it the most.
+            fill = min(len(value.runs) / self._sample, 1.0)
+            self._histories[model] = (now + max(self._ttl * fill, MIN_TTL), future)
         return value
 
     async def load(self, model: str, history: History) -> int:

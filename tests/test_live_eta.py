@@ -76,6 +76,22 @@ async def test_expected_is_the_median_of_past_runs_and_is_cached(
     # what is left of a running sub-job: tests/test_eta.py
 
 
+async def test_a_short_history_is_read_again_sooner(runtime: Runtime, job_id: uuid.UUID) -> None:
+    """One run of a sample of 50 is cached for a second, not the full minute: the
+    model's next runs are what its figures most need."""
+    model = f"test/eta-{uuid.uuid4().hex[:6]}"
+    clock = Clock()
+    estimator = eta.EtaEstimator(runtime.session_factory, sample=50, ttl=60, clock=clock)
+    await add_sub_job(runtime, job_id, 0, model, SubJobStatus.SUCCEEDED, ran=2.0)
+    assert await estimator.expected(model) == pytest.approx(2.0, abs=0.01)
+    await add_sub_job(runtime, job_id, 1, model, SubJobStatus.SUCCEEDED, ran=8.0)
+    await add_sub_job(runtime, job_id, 2, model, SubJobStatus.SUCCEEDED, ran=9.0)
+    clock.now += 0.5
+    assert await estimator.expected(model) == pytest.approx(2.0, abs=0.01)  # cached
+    clock.now += 1.0
+    assert await estimator.expected(model) == pytest.approx(8.0, abs=0.01)  # 2, 8, 9
+
+
 async def test_sub_jobs_carry_expected_and_remaining_seconds(
     admin: GraphQLClient, runtime: Runtime, job_id: uuid.UUID
 ) -> None:
