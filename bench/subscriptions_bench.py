@@ -262,7 +262,8 @@ async def _scenario(args: argparse.Namespace, n_jobs: int, stock: bool) -> dict[
     key, job_ids, campaign_id = await _seed(data_dir, n_jobs)
     port = _free_port()
     env = {**os.environ, "REELGRAPH_DATA_DIR": str(data_dir), "REELGRAPH_RUN_WORKER": "false",
-           "REELGRAPH_REDIS_PREFIX": "bench", STOCK_ENV: "1" if stock else "0"}  # fmt: skip
+           "REELGRAPH_REDIS_PREFIX": "bench", "REELGRAPH_RATE_LIMITS": "false",
+           STOCK_ENV: "1" if stock else "0"}  # fmt: skip
     server = await asyncio.create_subprocess_exec(
         "taskset", "-c", "0", sys.executable, "-m", "uvicorn", "--factory",
         "bench.subscriptions_bench:server_app", "--port", str(port), "--ws", "websockets-sansio",
