@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -101,6 +102,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 worker = build_worker(settings, pool, runtime=runtime, handle_signals=False)
                 task = asyncio.create_task(in_process(worker), name="reelgraph-worker")
                 stack.push_async_callback(_stop_worker, worker, task)
+            if settings.gc_freeze:
+                gc.collect()
+                gc.freeze()
             yield
 
     return Starlette(

@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     )
     introspection: bool = Field(default=True, description="Serve __schema/__type queries.")
     graphiql: bool = Field(default=True, description="Serve GraphiQL at /graphql in a browser.")
+    gc_freeze: bool = Field(
+        default=True,
+        description="Once started, move every object alive to the collector's permanent "
+        "generation (gc.freeze), so its collections stop rescanning the modules, the schema "
+        "and the mappers on every page (tests that start many apps in one process turn it off).",
+    )
     verify_plain_execution: bool = Field(
         default=False,
         description="Complete plain fields both ways (graphql-core's and the short path) and "

@@ -32,6 +32,8 @@ PG_ENV = "REELGRAPH_TEST_DATABASE_URL"
 # Every app the suite starts, in this process or a subprocess, completes plain fields both
 # ways and logs where its short path and graphql-core's differ (gql/execution.py).
 os.environ.setdefault("REELGRAPH_VERIFY_PLAIN_EXECUTION", "true")
+# One process starts hundreds of apps: frozen, each one's cycles would never be collected.
+os.environ.setdefault("REELGRAPH_GC_FREEZE", "false")
 
 
 class _Records(logging.Handler):
