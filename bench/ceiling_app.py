@@ -88,7 +88,7 @@ async def fetch(
 
 
 def render(data: PageData, runtime: Runtime, base_url: str) -> JSONDict:
-    signer = runtime.signer
+    url = runtime.signer.urls(base_url)
     client_edges = []
     for client in data.clients.rows:
         cstats = data.client_stats[client.id]
@@ -105,7 +105,7 @@ def render(data: PageData, runtime: Runtime, base_url: str) -> JSONDict:
                         "mimeType": a.mime_type,
                         "width": a.width,
                         "height": a.height,
-                        "url": base_url + signer.path(a.id),
+                        "url": url(a.id),
                     }
                 }
                 for a in asset_page.rows

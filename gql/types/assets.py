@@ -48,8 +48,8 @@ class Asset(relay.Node):
         base: str | None = getattr(state, "media_base", None)
         if base is None:  # once per request: building base_url is not cheap
             base = state.media_base = str(info.context.request.base_url).rstrip("/")
-        sign = info.context.runtime.signer.path
-        return lambda row: cls.from_row(row, base + sign(row.id))
+        url = info.context.runtime.signer.urls(base)
+        return lambda row: cls.from_row(row, url(row.id))
 
     @classmethod
     def from_row(cls, row: AssetRow, url: str) -> Asset:

@@ -3,6 +3,8 @@ downloads a browser must not be tricked by; /healthz that says nothing internal.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import uuid
 from pathlib import Path
@@ -200,6 +202,18 @@ async def test_refused_media_links_are_not_sniffed_either(
         response = await http.get(url)
         assert response.status_code in (403, 404)
         assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_media_links_are_signed_with_standard_hmac_sha256(
+    tenant: GraphQLClient, samples: Samples, settings: Settings
+) -> None:
+    """The signer keeps the key's HMAC states precomputed; what it signs must stay what
+    `hmac` signs, or links issued by a process of another version stop working."""
+    asset = await tenant.upload_ok(samples.png, "a.png", campaign_id=await _campaign(tenant))
+    url = httpx.URL(asset["url"])
+    message = f"{url.path.rsplit('/', 1)[1]}:{url.params['expires']}".encode()
+    expected = hmac.new(settings.signing_key(), message, hashlib.sha256).hexdigest()[:32]
+    assert url.params["sig"] == expected
 
 
 async def test_healthz_ok(http: httpx.AsyncClient) -> None:
