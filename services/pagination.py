@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,13 +110,14 @@ class Columns(Generic[T]):
     `created_at` columns under those names.
     """
 
-    __slots__ = ("_keys", "_own", "table")
+    __slots__ = ("_keys", "_own", "_tuple", "table")
 
     def __init__(self, model: type[Any]) -> None:
         mapper = sa_inspect(model)
         self.table: FromClause = mapper.local_table
         self._keys = {attr.key: attr.columns[0].key for attr in mapper.column_attrs}
         self._own: list[Label[Any]] = self._label(self.table)
+        self._tuple: type[tuple[Any, ...]] = namedtuple(f"{model.__name__}Row", self._keys)  # type: ignore[misc]
 
     def labelled(self, source: FromClause | None = None) -> list[Label[Any]]:
         """The columns of `source` (the table, or an alias of it) under attribute names.
@@ -135,7 +136,11 @@ class Columns(Generic[T]):
         return column
 
     def rows(self, result: Result[Any]) -> list[T]:
-        return cast("list[T]", result.all())
+        """Named tuples in the order `labelled` selects: reading a field of one costs what
+        reading a tuple's does, where SQLAlchemy's `Row` looks each name up (~10x)."""
+        make = tuple.__new__
+        kind = self._tuple
+        return cast("list[T]", [make(kind, row) for row in result])
 
     async def where(self, session: AsyncSession, *clauses: ColumnElement[bool]) -> list[T]:
         """Every row matching `clauses`, in no particular order."""
