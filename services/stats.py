@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Asset, AssetKind, Campaign, Client, Job, JobStatus
@@ -34,9 +35,7 @@ class CampaignStats:
     job_count: int
 
 
-async def client_stats(
-    session: AsyncSession, client_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, ClientStats]:
+def _client_stats() -> Select[Any]:
     campaigns = select(func.count()).where(Campaign.client_id == Client.id)
     videos = select(func.count()).where(Asset.client_id == Client.id, Asset.kind == AssetKind.VIDEO)
     spend = (
@@ -44,21 +43,15 @@ async def client_stats(
         .join(Campaign, Campaign.id == Job.campaign_id)
         .where(Campaign.client_id == Client.id)
     )
-    stmt = select(
+    return select(
         Client.id,
         campaigns.scalar_subquery(),
         videos.scalar_subquery(),
         spend.scalar_subquery(),
-    ).where(Client.id.in_(client_ids))
-    out = {cid: ClientStats(0, 0, _money(0)) for cid in client_ids}
-    for cid, n_campaigns, n_videos, usd in await session.execute(stmt):
-        out[cid] = ClientStats(n_campaigns, n_videos, _money(usd))
-    return out
+    ).where(Client.id.in_(bindparam("ids", expanding=True)))
 
 
-async def campaign_stats(
-    session: AsyncSession, campaign_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, CampaignStats]:
+def _campaign_stats() -> Select[Any]:
     videos = select(func.count()).where(
         Asset.campaign_id == Campaign.id, Asset.kind == AssetKind.VIDEO
     )
@@ -67,15 +60,38 @@ async def campaign_stats(
     average = select(func.avg(Job.cost_actual_usd)).where(
         Job.campaign_id == Campaign.id, Job.status == JobStatus.SUCCEEDED
     )
-    stmt = select(
+    return select(
         Campaign.id,
         videos.scalar_subquery(),
         spend.scalar_subquery(),
         average.scalar_subquery(),
         jobs.scalar_subquery(),
-    ).where(Campaign.id.in_(campaign_ids))
+    ).where(Campaign.id.in_(bindparam("ids", expanding=True)))
+
+
+# Built once: a statement's construction costs more than its execution from the cache.
+CLIENT_STATS = _client_stats()
+CAMPAIGN_STATS = _campaign_stats()
+
+
+async def client_stats(
+    session: AsyncSession, client_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ClientStats]:
+    out = {cid: ClientStats(0, 0, _money(0)) for cid in client_ids}
+    for cid, n_campaigns, n_videos, usd in await session.execute(
+        CLIENT_STATS, {"ids": list(client_ids)}
+    ):
+        out[cid] = ClientStats(n_campaigns, n_videos, _money(usd))
+    return out
+
+
+async def campaign_stats(
+    session: AsyncSession, campaign_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, CampaignStats]:
     out = {cid: CampaignStats(0, _money(0), None, 0) for cid in campaign_ids}
-    for cid, n_videos, usd, avg, n_jobs in await session.execute(stmt):
+    for cid, n_videos, usd, avg, n_jobs in await session.execute(
+        CAMPAIGN_STATS, {"ids": list(campaign_ids)}
+    ):
         out[cid] = CampaignStats(
             n_videos, _money(usd), None if avg is None else _money(avg), n_jobs
         )
