@@ -97,7 +97,7 @@ async def pages_for_campaigns(
     session: AsyncSession, campaign_ids: Sequence[uuid.UUID], flt: AssetFilter, args: PageArgs
 ) -> dict[uuid.UUID, Page[AssetRow]]:
     return await fetch_pages_by_parent(
-        session, ASSET_COLUMNS, Asset.campaign_id, campaign_ids, flt.clauses(), args
+        session, ASSET_COLUMNS, Asset.campaign_id, campaign_ids, flt, args
     )
 
 

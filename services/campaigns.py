@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -58,8 +59,12 @@ async def get_campaign(
     return campaign
 
 
-def campaign_filters(status: CampaignStatus | None) -> list[ColumnElement[bool]]:
-    return [] if status is None else [Campaign.status == status]
+@dataclass(frozen=True, slots=True)
+class CampaignFilter:
+    status: CampaignStatus | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        return [] if self.status is None else [Campaign.status == self.status]
 
 
 async def pages_for_clients(
@@ -69,14 +74,16 @@ async def pages_for_clients(
     args: PageArgs,
 ) -> dict[uuid.UUID, Page[CampaignRow]]:
     return await fetch_pages_by_parent(
-        session, CAMPAIGN_COLUMNS, Campaign.client_id, client_ids, campaign_filters(status), args
+        session, CAMPAIGN_COLUMNS, Campaign.client_id, client_ids, CampaignFilter(status), args
     )
 
 
 async def counts_for_clients(
     session: AsyncSession, client_ids: Sequence[uuid.UUID], status: CampaignStatus | None
 ) -> dict[uuid.UUID, int]:
-    return await count_by_parent(session, Campaign.client_id, client_ids, campaign_filters(status))
+    return await count_by_parent(
+        session, Campaign.client_id, client_ids, CampaignFilter(status).clauses()
+    )
 
 
 async def load_campaigns(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[CampaignRow]:

@@ -99,7 +99,7 @@ async def pages_for_campaigns(
     session: AsyncSession, campaign_ids: Sequence[uuid.UUID], flt: JobFilter, args: PageArgs
 ) -> dict[uuid.UUID, Page[JobRow]]:
     return await fetch_pages_by_parent(
-        session, JOB_COLUMNS, Job.campaign_id, campaign_ids, flt.clauses(), args
+        session, JOB_COLUMNS, Job.campaign_id, campaign_ids, flt, args
     )
 
 

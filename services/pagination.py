@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections import defaultdict, namedtuple
+from collections import OrderedDict, defaultdict, namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from sqlalchemy import (
     ARRAY,
     ColumnElement,
     FromClause,
+    Integer,
     Label,
     Result,
     Select,
@@ -148,10 +149,13 @@ class Columns(Generic[T]):
 
 
 def _after(source: FromClause, cursor: Cursor | None) -> list[ColumnElement[bool]]:
+    """Older than the cursor; its values are the parameters after_created_at, after_id."""
     if cursor is None:
         return []
     created, ident = source.c.created_at, source.c.id
-    return [or_(created < cursor.created_at, and_(created == cursor.created_at, ident < cursor.id))]
+    at = bindparam("after_created_at", cursor.created_at, type_=created.type)
+    before = bindparam("after_id", cursor.id, type_=ident.type)
+    return [or_(created < at, and_(created == at, ident < before))]
 
 
 def _newest_first(source: FromClause) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
@@ -175,27 +179,59 @@ async def fetch_page(
     return Page(rows=rows[: args.first], has_next=len(rows) > args.first)
 
 
+class Filter(Protocol):
+    """What narrows a list besides its parent: hashable, so that equal filters share one
+    built statement (services.assets.AssetFilter, ...)."""
+
+    def __hash__(self) -> int: ...
+    def clauses(self) -> list[ColumnElement[bool]]: ...
+
+
+PAGE_STATEMENTS = 256
+"""Built per-parent page statements kept (LRU): building one (its LATERAL's column
+proxies above all) cost more than executing it from SQLAlchemy's compiled cache."""
+_page_statements: OrderedDict[tuple[Any, ...], Select[Any]] = OrderedDict()
+
+
 async def fetch_pages_by_parent(
     session: AsyncSession,
     columns: Columns[T],
     parent: InstrumentedAttribute[Any],
     parent_ids: Sequence[uuid.UUID],
-    filters: Sequence[ColumnElement[bool]],
+    flt: Filter,
     args: PageArgs,
 ) -> dict[uuid.UUID, Page[T]]:
     """One statement for any number of parents, each cut at first + 1 by an index scan of
     its own (parent, created_at, id): a page costs the same whether the parent holds 50
-    children or 50,000 (ranking them all, as ROW_NUMBER() did, grew with the children)."""
+    children or 50,000 (ranking them all, as ROW_NUMBER() did, grew with the children).
+
+    The statement is built once per (model, parent, dialect, filter, cursor or not); the
+    parents, the limit and the cursor are its parameters."""
     parents = list(dict.fromkeys(parent_ids))  # a parent twice would page twice
     if not parents:
         return {}
-    where = [*filters, *_after(columns.table, args.after)]
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = _lateral(columns, parent, parents, where, args.first + 1)
+    dialect = session.get_bind().dialect
+    key = (columns, parent.key, dialect.name, flt, args.after is not None)
+    stmt = _page_statements.get(key)
+    if stmt is None:
+        where = [*flt.clauses(), *_after(columns.table, args.after)]
+        build = _lateral if dialect.name == "postgresql" else _correlated
+        stmt = _page_statements[key] = build(columns, parent, where)
+        if len(_page_statements) > PAGE_STATEMENTS:
+            _page_statements.popitem(last=False)
     else:
-        stmt = _correlated(session, columns, parent, parents, where, args.first + 1)
+        _page_statements.move_to_end(key)
+    params: dict[str, Any] = {"page_limit": args.first + 1}
+    if dialect.name == "postgresql":
+        params["parent_ids"] = parents
+    else:
+        to_db = parent.type.bind_processor(dialect)
+        stored = [to_db(pid) if to_db else str(pid) for pid in parents]  # as the column holds
+        params["parent_ids"] = json.dumps(stored)
+    if args.after is not None:
+        params["after_created_at"], params["after_id"] = args.after.created_at, args.after.id
     grouped: dict[uuid.UUID, list[T]] = defaultdict(list)
-    for row in columns.rows(await session.execute(stmt)):
+    for row in columns.rows(await session.execute(stmt, params)):
         grouped[getattr(row, parent.key)].append(row)
     return {
         pid: Page(rows=grouped[pid][: args.first], has_next=len(grouped[pid]) > args.first)
@@ -203,23 +239,22 @@ async def fetch_pages_by_parent(
     }
 
 
+_LIMIT = bindparam("page_limit", type_=Integer)
+
+
 def _lateral(
-    columns: Columns[T],
-    parent: InstrumentedAttribute[Any],
-    parents: list[uuid.UUID],
-    where: list[ColumnElement[bool]],
-    limit: int,
+    columns: Columns[T], parent: InstrumentedAttribute[Any], where: list[ColumnElement[bool]]
 ) -> Select[Any]:
     """PostgreSQL: `FROM unnest(:ids) AS parent(id) JOIN LATERAL (... LIMIT n) ON true`,
     one array parameter however many parents (the same prepared statement for all)."""
-    ids = bindparam("parent_ids", parents, type_=ARRAY(parent.type))  # asyncpg: $1::UUID[]
+    ids = bindparam("parent_ids", type_=ARRAY(parent.type))  # asyncpg: $1::UUID[]
     each = func.unnest(ids).table_valued("id").render_derived(name="parent")
     table = columns.table
     page = (
         select(*columns.labelled())
         .where(parent == each.c.id, *where)
         .order_by(*_newest_first(table))
-        .limit(limit)
+        .limit(_LIMIT)
         .lateral("page")
     )
     # The outer ORDER BY keeps each parent's rows newest first by contract, not by plan.
@@ -232,12 +267,7 @@ def _lateral(
 
 
 def _correlated(
-    session: AsyncSession,
-    columns: Columns[T],
-    parent: InstrumentedAttribute[Any],
-    parents: list[uuid.UUID],
-    where: list[ColumnElement[bool]],
-    limit: int,
+    columns: Columns[T], parent: InstrumentedAttribute[Any], where: list[ColumnElement[bool]]
 ) -> Select[Any]:
     """SQLite has no LATERAL: for each parent of `json_each(:ids)`, a correlated
     `rowid IN (SELECT rowid ... ORDER BY ... LIMIT n)` walks that parent's entries of the
@@ -247,9 +277,7 @@ def _correlated(
     Measured (sqlite3, 10 parents of 5,000 rows, 21 each): ROW_NUMBER() 202 ms; this
     0.59 ms; the same joined by `id` 0.73 ms, driven by a VALUES list 0.75 ms; a UNION
     ALL of per-parent LIMIT selects 0.67 ms, but SQLite caps a compound at 500 selects."""
-    to_db = parent.type.bind_processor(session.get_bind().dialect)
-    stored = [to_db(pid) if to_db else str(pid) for pid in parents]  # as the column holds them
-    each = func.json_each(bindparam("parent_ids", json.dumps(stored), type_=String))
+    each = func.json_each(bindparam("parent_ids", type_=String))
     each_parent = each.table_valued("value", name="parent")
     table = columns.table
     firsts: Select[Any] = (
@@ -257,7 +285,7 @@ def _correlated(
         .select_from(table)
         .where(parent == each_parent.c.value, *where)
         .order_by(*_newest_first(table))
-        .limit(limit)
+        .limit(_LIMIT)
     )
     child = table.alias("child")
     return (
