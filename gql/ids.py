@@ -16,7 +16,7 @@ def noun(type_name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", type_name).lower()
 
 
-def encode(type_name: str, row_id: uuid.UUID) -> str:
+def encode(type_name: str, row_id: uuid.UUID | str) -> str:
     """`str(relay.GlobalID(type_name, str(row_id)))`, without building the GlobalID: a page
     makes one per node."""
     return b64encode(f"{type_name}:{row_id}".encode()).decode()

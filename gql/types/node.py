@@ -21,7 +21,7 @@ ID_DESCRIPTION = "The Globally Unique ID of this object"
 """`relay.Node`'s own, so that `id: ID!` reads the same in the schema."""
 
 
-def global_id(type_name: str, row_id: uuid.UUID) -> strawberry.ID:
+def global_id(type_name: str, row_id: uuid.UUID | str) -> strawberry.ID:
     """The value of a node's `id`, made with the node.
 
     Each Node type declares `_id: strawberry.ID = strawberry.field(name="id", ...)`, a
