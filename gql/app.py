@@ -103,8 +103,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 task = asyncio.create_task(in_process(worker), name="reelgraph-worker")
                 stack.push_async_callback(_stop_worker, worker, task)
             if settings.gc_freeze:
-                gc.collect()
-                gc.freeze()
+                _freeze_start_up()
             yield
 
     return Starlette(
@@ -121,6 +120,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[Middleware(RequestIdMiddleware), Middleware(RateLimitMiddleware)],
         lifespan=lifespan,
     )
+
+
+YOUNG_COLLECTION_EVERY = 10_000
+"""Allocations between collections of the youngest generation (CPython's default: 700)."""
+
+
+def _freeze_start_up() -> None:
+    """Move what start-up left alive to the permanent generation, so that collections stop
+    rescanning modules, schema and mappers (a page of 1,000 assets: 48 -> 37 ms CPU).
+
+    Frozen, the old generation looks small to CPython's "full collection once it grew by
+    a quarter" rule; a burst to 1,000 live subscribers then promoted its messages in
+    flight and paid a full collection every few thousand of them (subscriptions_bench,
+    100 jobs: burst p50 0.7-0.9 s against 0.13-0.19 s unfrozen). Collecting the young
+    generation every 10,000 allocations instead of 700 lets those die young (p50 0.1 s).
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, old)
 
 
 async def _stop_worker(worker: object, task: asyncio.Task[None]) -> None:

@@ -108,7 +108,8 @@ class Settings(BaseSettings):
         default=True,
         description="Once started, move every object alive to the collector's permanent "
         "generation (gc.freeze), so its collections stop rescanning the modules, the schema "
-        "and the mappers on every page (tests that start many apps in one process turn it off).",
+        "and the mappers on every page, and collect the young generation less often (tests "
+        "that start many apps in one process turn it off).",
     )
     verify_plain_execution: bool = Field(
         default=False,
