@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Enum, Integer, MetaData, Numeric
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Enum,
+    Integer,
+    MetaData,
+    Numeric,
+    Uuid,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -47,6 +57,46 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name == "sqlite":  # the text SQLite holds, in C: a third of the time
+            return _utc_from_sqlite
+        return super().result_processor(dialect, coltype)
+
+
+def _utc_from_sqlite(value: str | None) -> datetime | None:
+    """SQLAlchemy's SQLite DATETIME text ("2026-12-05 10:11:12.123456"), as UTC."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _uuid_from_hex(value: str | None) -> uuid.UUID | None:
+    """`uuid.UUID(hex=value)` for the 32 hex digits SQLite holds, by setting what its
+    `__init__` sets (tests/test_library_contracts.py pins that): a page of 1,000 assets
+    reads 4,000 of them, and the constructor's parsing was a tenth of the page."""
+    if value is None:
+        return None
+    if len(value) != 32:
+        return uuid.UUID(value)  # not as we store them: the constructor's checks
+    made = _new(uuid.UUID)
+    _set(made, "int", int(value, 16))
+    _set(made, "is_safe", uuid.SafeUUID.unknown)
+    return made
+
+
+class FastUuid(Uuid[uuid.UUID]):
+    """`Uuid`, read faster from SQLite's CHAR(32) (PostgreSQL's driver makes its own)."""
+
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name == "sqlite":
+            return _uuid_from_hex
+        inherited: Any = Uuid.result_processor  # untyped in SQLAlchemy's annotations
+        return inherited(self, dialect, coltype)
+
 
 def str_enum(enum_cls: type[enum.Enum], name: str) -> Enum:
     """A VARCHAR + CHECK enum: the same DDL on SQLite and PostgreSQL."""
@@ -67,6 +117,7 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON,
         Decimal: Money,
         datetime: UTCDateTime(),
+        uuid.UUID: FastUuid(),
     }
 
 

@@ -374,6 +374,39 @@ def test_asyncio_future_blocking_protocol_for_eager_writes() -> None:
     assert _step_like_lanes(uvloop.new_event_loop) == ["started", "sent"]
 
 
+# db/base.py: the stdlib's UUID and SQLAlchemy's SQLite storage --------------------------
+
+
+def test_uuid_slots_and_sqlalchemy_sqlite_storage_for_fast_reads() -> None:
+    """db/base.py makes a UUID read from SQLite by setting the two slots `UUID.__init__`
+    sets, and a datetime with `fromisoformat` from the text SQLAlchemy stores."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from sqlalchemy import Uuid
+    from sqlalchemy.dialects import sqlite
+
+    from db.base import _utc_from_sqlite, _uuid_from_hex
+
+    made = uuid.uuid4()
+    assert set(uuid.UUID.__slots__) == {"int", "is_safe", "__weakref__"}, "CPython's UUID"
+    assert [made.int, made.is_safe] == [uuid.UUID(made.hex).int, uuid.SafeUUID.unknown]
+    read = _uuid_from_hex(made.hex)
+    assert read is not None
+    assert (read, str(read), hash(read), read.is_safe) == (
+        made,
+        str(made),
+        hash(made),
+        made.is_safe,
+    )
+    stored = Uuid().bind_processor(sqlite.dialect())
+    assert stored is not None and stored(made) == made.hex, "SQLAlchemy stores 32 hex digits"
+    at = datetime(2026, 12, 5, 10, 11, 12, 123456, tzinfo=UTC)
+    stored_as: Any = sqlite.DATETIME  # untyped in SQLAlchemy's annotations
+    text = stored_as().bind_processor(sqlite.dialect())(at.replace(tzinfo=None))
+    assert _utc_from_sqlite(text) == at, f"SQLAlchemy's SQLite DATETIME text: {text!r}"
+
+
 # gql/view.py and gql/live/protocols.py: Strawberry's view and WebSocket handlers -------
 
 
