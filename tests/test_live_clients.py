@@ -126,6 +126,8 @@ async def test_aiogqlc_legacy_client_follows_image_jobs_with_an_eta(
     assert running, events
     for event in running:  # the model ran before: it has an expected run time
         assert event["expectedSeconds"] is not None and event["expectedSeconds"] > 0
-        assert 0 <= event["etaSeconds"] <= event["expectedSeconds"]
+        # A countdown, which may pass the expected run time when this run is slower than
+        # the first (a store slower than the render, say): tests/test_eta.py pins that.
+        assert event["etaSeconds"] >= 0
     done = [e for e in events if e["type"] == "subjob.status" and e["status"] == "succeeded"]
     assert done and done[0]["etaSeconds"] is None and done[0]["costUsd"]
