@@ -8,9 +8,10 @@ row reads like the instance would (`row.metadata_`) without an `InstanceState` p
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import uuid
-from collections import OrderedDict, defaultdict, namedtuple
+from collections import defaultdict, namedtuple
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -150,14 +151,16 @@ class Columns(Generic[T]):
         return self.rows(await session.execute(select(*self.labelled()).where(*clauses)))
 
 
-def _after(source: FromClause, cursor: Cursor | None) -> list[ColumnElement[bool]]:
-    """Older than the cursor; its values are the parameters after_created_at, after_id."""
-    if cursor is None:
-        return []
+def _older_than(source: FromClause) -> ColumnElement[bool]:
+    """Older than the cursor that `_cursor_params` gives as parameters."""
     created, ident = source.c.created_at, source.c.id
-    at = bindparam("after_created_at", cursor.created_at, type_=created.type)
-    before = bindparam("after_id", cursor.id, type_=ident.type)
-    return [or_(created < at, and_(created == at, ident < before))]
+    at = bindparam("after_created_at", type_=created.type)
+    before = bindparam("after_id", type_=ident.type)
+    return or_(created < at, and_(created == at, ident < before))
+
+
+def _cursor_params(cursor: Cursor | None) -> dict[str, Any]:
+    return {} if cursor is None else {"after_created_at": cursor.created_at, "after_id": cursor.id}
 
 
 def _newest_first(source: FromClause) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
@@ -173,11 +176,11 @@ async def fetch_page(
     table = columns.table
     query = (
         select(*columns.labelled())
-        .where(*filters, *_after(table, args.after))
+        .where(*filters, *([_older_than(table)] if args.after else []))
         .order_by(*_newest_first(table))
         .limit(args.first + 1)
     )
-    rows = columns.rows(await session.execute(query))
+    rows = columns.rows(await session.execute(query, _cursor_params(args.after)))
     return Page(rows=rows[: args.first], has_next=len(rows) > args.first)
 
 
@@ -192,7 +195,18 @@ class Filter(Protocol):
 PAGE_STATEMENTS = 256
 """Built per-parent page statements kept (LRU): building one (its LATERAL's column
 proxies above all) cost more than executing it from SQLAlchemy's compiled cache."""
-_page_statements: OrderedDict[tuple[Any, ...], Select[Any]] = OrderedDict()
+
+
+@functools.lru_cache(maxsize=PAGE_STATEMENTS)
+def _page_statement(
+    columns: Columns[Any],
+    parent: InstrumentedAttribute[Any],
+    postgres: bool,
+    flt: Filter,
+    after: bool,
+) -> Select[Any]:
+    where = [*flt.clauses(), *([_older_than(columns.table)] if after else [])]
+    return (_lateral if postgres else _correlated)(columns, parent, where)
 
 
 async def fetch_pages_by_parent(
@@ -213,25 +227,15 @@ async def fetch_pages_by_parent(
     if not parents:
         return {}
     dialect = session.get_bind().dialect
-    key = (columns, parent.key, dialect.name, flt, args.after is not None)
-    stmt = _page_statements.get(key)
-    if stmt is None:
-        where = [*flt.clauses(), *_after(columns.table, args.after)]
-        build = _lateral if dialect.name == "postgresql" else _correlated
-        stmt = _page_statements[key] = build(columns, parent, where)
-        if len(_page_statements) > PAGE_STATEMENTS:
-            _page_statements.popitem(last=False)
-    else:
-        _page_statements.move_to_end(key)
-    params: dict[str, Any] = {"page_limit": args.first + 1}
-    if dialect.name == "postgresql":
+    postgres = dialect.name == "postgresql"
+    stmt = _page_statement(columns, parent, postgres, flt, args.after is not None)
+    params: dict[str, Any] = {"page_limit": args.first + 1, **_cursor_params(args.after)}
+    if postgres:
         params["parent_ids"] = parents
     else:
         to_db = parent.type.bind_processor(dialect)
         stored = [to_db(pid) if to_db else str(pid) for pid in parents]  # as the column holds
         params["parent_ids"] = json.dumps(stored)
-    if args.after is not None:
-        params["after_created_at"], params["after_id"] = args.after.created_at, args.after.id
     grouped: dict[uuid.UUID, list[T]] = defaultdict(list)
     for row in columns.rows(await session.execute(stmt, params)):
         grouped[getattr(row, parent.key)].append(row)
