@@ -238,3 +238,22 @@ async def test_delete_client_cascades(admin: GraphQLClient, samples: Any) -> Non
         assert (await admin.execute(NODE, {"id": gone}))["node"] is None
     again = await admin.mutate(DELETE, {"id": gid})
     assert again["code"] == "NOT_FOUND"
+
+
+async def test_clients_page_on_from_a_cursor(admin: GraphQLClient) -> None:
+    for name in ("Paged one", "Paged two", "Paged three"):
+        await admin.mutate(CREATE_CLIENT, {"input": {"name": name}})
+    query = """query($first: Int, $after: String) { clients(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor } edges { node { id } } } }"""
+
+    async def page(first: int, after: str | None = None) -> dict[str, Any]:
+        found: dict[str, Any] = (await admin.execute(query, {"first": first, "after": after}))[
+            "clients"
+        ]
+        return found
+
+    newest = [e["node"]["id"] for e in (await page(4))["edges"]]
+    first = await page(2)
+    second = await page(2, first["pageInfo"]["endCursor"])
+    assert first["pageInfo"]["hasNextPage"] is True
+    assert [e["node"]["id"] for e in first["edges"] + second["edges"]] == newest
