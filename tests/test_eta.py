@@ -17,7 +17,7 @@ from sqlalchemy import update
 from starlette.applications import Starlette
 
 from db.base import utcnow
-from db.models import Job, SubJob, SubJobStatus
+from db.models import Job, JobStatus, SubJob, SubJobStatus
 from gql.ids import encode
 from services.broker import Broker
 from services.eta import EtaEstimator
@@ -320,15 +320,26 @@ async def test_scaled_to_how_many_renders_share_the_machine(
         await running(app, job_id, index, model, ran=0.0, progress=None, status=S.SUBMITTED)
     await running(app, job_id, 2, model, ran=None, progress=None, status=S.QUEUED)  # starting
     await running(app, job_id, 3, alone, ran=0.0, progress=None, status=S.SUBMITTED)
-    # Sub-jobs queued or running for an hour are stuck: they do not share the cores.
-    await running(app, job_id, 4, alone, ran=None, progress=None, status=S.QUEUED)
-    await running(app, job_id, 5, alone, ran=3600.0, progress=None, status=S.PROCESSING)
+    # Sub-jobs queued or running for an hour are stuck: they do not share the cores. They
+    # sit under a job that has ended, so that the worker's reconciler never runs them.
     async with unit_of_work(runtime.session_factory) as session:
-        stuck = update(SubJob).where(SubJob.job_id == job_id, SubJob.index == 4)
+        job = await session.get(Job, job_id)
+        assert job is not None
+        ended = Job(campaign_id=job.campaign_id, kind=job.kind, status=JobStatus.FAILED)
+        session.add(ended)
+    await running(app, ended.id, 4, alone, ran=None, progress=None, status=S.QUEUED)
+    await running(app, ended.id, 5, alone, ran=3600.0, progress=None, status=S.PROCESSING)
+    async with unit_of_work(runtime.session_factory) as session:
+        stuck = update(SubJob).where(SubJob.job_id == ended.id, SubJob.index == 4)
         await session.execute(stuck.values(updated_at=utcnow() - timedelta(hours=1)))
     query = """query($id: ID!) { node(id: $id) { ... on Job {
       subJobs { index model expectedSeconds etaSeconds } } } }"""
-    node = (await admin.execute(query, {"id": encode("Job", job_id)}))["node"]
+    try:
+        node = (await admin.execute(query, {"id": encode("Job", job_id)}))["node"]
+    finally:  # nor its queued sub-job, once it is a minute old
+        async with unit_of_work(runtime.session_factory) as session:
+            done = update(Job).where(Job.id == job_id).values(status=JobStatus.FAILED)
+            await session.execute(done)
     running_now = {s["index"]: s for s in node["subJobs"] if s["index"] < 4}
     for index in range(3):
         assert running_now[index]["expectedSeconds"] == pytest.approx(6.0, rel=0.25)
