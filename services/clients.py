@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Asset, Client
@@ -55,8 +56,25 @@ def visible_filter(viewer: Viewer) -> Sequence[ColumnElement[bool]]:
     return [] if viewer.is_admin else [Client.id == viewer.client_id]
 
 
+@dataclass(frozen=True, slots=True)
+class _Visible:
+    """`visible_filter` as a page filter: the viewer's client is a bound parameter, so
+    one statement serves every key of a kind (services.pagination.Filter)."""
+
+    scoped: bool
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        return [Client.id == bindparam("viewer_client_id")] if self.scoped else []
+
+
+_EVERY, _OWN = _Visible(scoped=False), _Visible(scoped=True)
+
+
 async def list_clients(session: AsyncSession, viewer: Viewer, args: PageArgs) -> Page[ClientRow]:
-    return await fetch_page(session, CLIENT_COLUMNS, visible_filter(viewer), args)
+    if viewer.is_admin:
+        return await fetch_page(session, CLIENT_COLUMNS, _EVERY, args)
+    params = {"viewer_client_id": viewer.client_id}
+    return await fetch_page(session, CLIENT_COLUMNS, _OWN, args, params)
 
 
 async def load_clients(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[ClientRow]:

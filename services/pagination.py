@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from services.errors import InvalidInput
+from services.reads import core_rows
 
 
 class Keyed(Protocol):
@@ -148,7 +149,7 @@ class Columns(Generic[T]):
 
     async def where(self, session: AsyncSession, *clauses: ColumnElement[bool]) -> list[T]:
         """Every row matching `clauses`, in no particular order."""
-        return self.rows(await session.execute(select(*self.labelled()).where(*clauses)))
+        return self.rows(await core_rows(session, select(*self.labelled()).where(*clauses)))
 
 
 def _older_than(source: FromClause) -> ColumnElement[bool]:
@@ -170,17 +171,14 @@ def _newest_first(source: FromClause) -> tuple[ColumnElement[Any], ColumnElement
 async def fetch_page(
     session: AsyncSession,
     columns: Columns[T],
-    filters: Sequence[ColumnElement[bool]],
+    flt: Filter,
     args: PageArgs,
+    params: dict[str, Any] | None = None,
 ) -> Page[T]:
-    table = columns.table
-    query = (
-        select(*columns.labelled())
-        .where(*filters, *([_older_than(table)] if args.after else []))
-        .order_by(*_newest_first(table))
-        .limit(args.first + 1)
-    )
-    rows = columns.rows(await session.execute(query, _cursor_params(args.after)))
+    """One page of a list; `params` are the values of the filter's bound parameters."""
+    query = _root_page_statement(columns, flt, args.after is not None)
+    values = {"page_limit": args.first + 1, **_cursor_params(args.after), **(params or {})}
+    rows = columns.rows(await core_rows(session, query, values))
     return Page(rows=rows[: args.first], has_next=len(rows) > args.first)
 
 
@@ -195,6 +193,21 @@ class Filter(Protocol):
 PAGE_STATEMENTS = 256
 """Built per-parent page statements kept (LRU): building one (its LATERAL's column
 proxies above all) cost more than executing it from SQLAlchemy's compiled cache."""
+
+
+_LIMIT = bindparam("page_limit", type_=Integer)
+
+
+@functools.lru_cache(maxsize=PAGE_STATEMENTS)
+def _root_page_statement(columns: Columns[Any], flt: Filter, after: bool) -> Select[Any]:
+    """A list's page statement, built once per (model, filter, cursor or not)."""
+    table = columns.table
+    return (
+        select(*columns.labelled())
+        .where(*flt.clauses(), *([_older_than(table)] if after else []))
+        .order_by(*_newest_first(table))
+        .limit(_LIMIT)
+    )
 
 
 @functools.lru_cache(maxsize=PAGE_STATEMENTS)
@@ -237,15 +250,12 @@ async def fetch_pages_by_parent(
         stored = [to_db(pid) if to_db else str(pid) for pid in parents]  # as the column holds
         params["parent_ids"] = json.dumps(stored)
     grouped: dict[uuid.UUID, list[T]] = defaultdict(list)
-    for row in columns.rows(await session.execute(stmt, params)):
+    for row in columns.rows(await core_rows(session, stmt, params)):
         grouped[getattr(row, parent.key)].append(row)
     return {
         pid: Page(rows=grouped[pid][: args.first], has_next=len(grouped[pid]) > args.first)
         for pid in parents
     }
-
-
-_LIMIT = bindparam("page_limit", type_=Integer)
 
 
 def _lateral(
@@ -310,6 +320,6 @@ async def count_by_parent(
 ) -> dict[uuid.UUID, int]:
     stmt = select(parent, func.count()).where(parent.in_(parent_ids), *filters).group_by(parent)
     counts: dict[uuid.UUID, int] = {pid: 0 for pid in parent_ids}
-    for pid, count in await session.execute(stmt):
+    for pid, count in await core_rows(session, stmt):
         counts[pid] = count
     return counts

@@ -12,6 +12,7 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Asset, AssetKind, Campaign, Client, Job, JobStatus
+from services.reads import core_rows
 
 CENTS = Decimal("0.0001")
 
@@ -35,7 +36,7 @@ class CampaignStats:
     job_count: int
 
 
-def _client_stats() -> Select[Any]:
+def _client_stats() -> Select[*tuple[Any, ...]]:
     campaigns = select(func.count()).where(Campaign.client_id == Client.id)
     videos = select(func.count()).where(Asset.client_id == Client.id, Asset.kind == AssetKind.VIDEO)
     spend = (
@@ -51,7 +52,7 @@ def _client_stats() -> Select[Any]:
     ).where(Client.id.in_(bindparam("ids", expanding=True)))
 
 
-def _campaign_stats() -> Select[Any]:
+def _campaign_stats() -> Select[*tuple[Any, ...]]:
     videos = select(func.count()).where(
         Asset.campaign_id == Campaign.id, Asset.kind == AssetKind.VIDEO
     )
@@ -78,8 +79,8 @@ async def client_stats(
     session: AsyncSession, client_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, ClientStats]:
     out = {cid: ClientStats(0, 0, _money(0)) for cid in client_ids}
-    for cid, n_campaigns, n_videos, usd in await session.execute(
-        CLIENT_STATS, {"ids": list(client_ids)}
+    for cid, n_campaigns, n_videos, usd in await core_rows(
+        session, CLIENT_STATS, {"ids": list(client_ids)}
     ):
         out[cid] = ClientStats(n_campaigns, n_videos, _money(usd))
     return out
@@ -89,8 +90,8 @@ async def campaign_stats(
     session: AsyncSession, campaign_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, CampaignStats]:
     out = {cid: CampaignStats(0, _money(0), None, 0) for cid in campaign_ids}
-    for cid, n_videos, usd, avg, n_jobs in await session.execute(
-        CAMPAIGN_STATS, {"ids": list(campaign_ids)}
+    for cid, n_videos, usd, avg, n_jobs in await core_rows(
+        session, CAMPAIGN_STATS, {"ids": list(campaign_ids)}
     ):
         out[cid] = CampaignStats(
             n_videos, _money(usd), None if avg is None else _money(avg), n_jobs
