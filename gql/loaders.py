@@ -84,9 +84,11 @@ class Loaders:
             return await campaigns.counts_for_clients(s, ids, o[0])
 
         async def asset_pages(
-            s: AsyncSession, ids: list[uuid.UUID], o: tuple[AssetFilter, PageArgs]
+            s: AsyncSession,
+            ids: list[uuid.UUID],
+            o: tuple[AssetFilter, PageArgs, frozenset[str] | None],
         ) -> dict[uuid.UUID, Page[AssetRow]]:
-            return await assets.pages_for_campaigns(s, ids, o[0], o[1])
+            return await assets.pages_for_campaigns(s, ids, o[0], o[1], o[2])
 
         async def asset_counts(
             s: AsyncSession, ids: list[uuid.UUID], o: tuple[AssetFilter]
@@ -129,9 +131,9 @@ class Loaders:
         self.campaign_count: DataLoader[tuple[uuid.UUID, CampaignStatus | None], int] = _grouped(
             factory, _split, campaign_counts
         )
-        self.asset_page: DataLoader[tuple[uuid.UUID, AssetFilter, PageArgs], Page[AssetRow]] = (
-            _grouped(factory, _split, asset_pages)
-        )
+        self.asset_page: DataLoader[
+            tuple[uuid.UUID, AssetFilter, PageArgs, frozenset[str] | None], Page[AssetRow]
+        ] = _grouped(factory, _split, asset_pages)
         self.asset_count: DataLoader[tuple[uuid.UUID, AssetFilter], int] = _grouped(
             factory, _split, asset_counts
         )

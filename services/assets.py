@@ -94,11 +94,20 @@ async def load_assets(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[A
 
 
 async def pages_for_campaigns(
-    session: AsyncSession, campaign_ids: Sequence[uuid.UUID], flt: AssetFilter, args: PageArgs
+    session: AsyncSession,
+    campaign_ids: Sequence[uuid.UUID],
+    flt: AssetFilter,
+    args: PageArgs,
+    only: frozenset[str] | None = None,
 ) -> dict[uuid.UUID, Page[AssetRow]]:
-    return await fetch_pages_by_parent(
-        session, ASSET_COLUMNS, Asset.campaign_id, campaign_ids, flt, args
-    )
+    """Each campaign's page; `only` names the columns the caller reads (None: all). The
+    rows always hold their id, owner, campaign and creation time; other columns not
+    named read as None."""
+    columns = ASSET_COLUMNS if only is None else ASSET_COLUMNS.only(only | _ALWAYS)
+    return await fetch_pages_by_parent(session, columns, Asset.campaign_id, campaign_ids, flt, args)
+
+
+_ALWAYS = frozenset({"id", "client_id", "campaign_id", "created_at"})
 
 
 async def counts_for_campaigns(

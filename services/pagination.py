@@ -107,6 +107,17 @@ class Page(Generic[T]):
     has_next: bool
 
 
+def _row_type(name: str, keys: list[str], absent: list[str]) -> type[tuple[Any, ...]]:
+    """A named tuple of `keys`; the `absent` names read as None (class attributes)."""
+    make: Any = namedtuple  # built from the model at run time, not a declared class
+    base = make(name, keys)
+    if absent:
+        return cast(
+            "type[tuple[Any, ...]]", type(name, (base,), {"__slots__": (), **dict.fromkeys(absent)})
+        )
+    return cast("type[tuple[Any, ...]]", base)
+
+
 class Columns(Generic[T]):
     """A model's mapped columns, each labelled with its attribute name, read as `T`.
 
@@ -115,14 +126,33 @@ class Columns(Generic[T]):
     `created_at` columns under those names.
     """
 
-    __slots__ = ("_keys", "_own", "_tuple", "table")
+    __slots__ = ("_keys", "_model", "_own", "_subsets", "_tuple", "table")
 
-    def __init__(self, model: type[Any]) -> None:
+    def __init__(self, model: type[Any], keys: frozenset[str] | None = None) -> None:
         mapper = sa_inspect(model)
+        self._model = model
         self.table: FromClause = mapper.local_table
-        self._keys = {attr.key: attr.columns[0].key for attr in mapper.column_attrs}
+        every = {attr.key: attr.columns[0].key for attr in mapper.column_attrs}
+        self._keys = every if keys is None else {k: c for k, c in every.items() if k in keys}
         self._own: list[Label[Any]] = self._label(self.table)
-        self._tuple: type[tuple[Any, ...]] = namedtuple(f"{model.__name__}Row", self._keys)  # type: ignore[misc]
+        absent = [] if keys is None else [k for k in every if k not in self._keys]
+        self._tuple = _row_type(f"{model.__name__}Row", list(self._keys), absent)
+        self._subsets: dict[frozenset[str], Columns[T]] = {}
+
+    SUBSETS = 64
+    """Subsets kept per model; past that, `only` reads every column."""
+
+    def only(self, keys: frozenset[str]) -> Columns[T]:
+        """These columns and `id` and `created_at` (a cursor's), read as the same rows
+        with None for the others: a page reads what its selection needs. One instance per
+        set of keys, so statements built from it are shared."""
+        wanted = keys | {"id", "created_at"}
+        found = self._subsets.get(wanted)
+        if found is None:
+            if len(self._subsets) >= self.SUBSETS or wanted >= self._keys.keys():
+                return self
+            found = self._subsets[wanted] = Columns(self._model, wanted)
+        return found
 
     def labelled(self, source: FromClause | None = None) -> list[Label[Any]]:
         """The columns of `source` (the table, or an alias of it) under attribute names.

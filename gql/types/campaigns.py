@@ -10,6 +10,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from gql.context import Info
+from gql.lookahead import node_fields
 from gql.types.connection import Connection
 from gql.types.enums import AssetKind, AssetOrigin, CampaignStatus, JobKind, JobStatus
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
@@ -96,7 +97,8 @@ class Campaign(relay.Node):
         args = _page_args(info, first, after)
         flt = AssetFilter(kind=kind, origin=origin)
         loaders = info.context.loaders
-        page = await loaders.asset_page.load((self.row.id, flt, args))
+        only = Asset.columns_read(node_fields(info))
+        page = await loaders.asset_page.load((self.row.id, flt, args, only))
         return Connection.of(
             page,
             Asset.signed(info),

@@ -1,0 +1,65 @@
+"""A campaign's asset page reads only the columns its selection needs (gql/lookahead.py):
+whatever is selected, and however (alone, through fragments, under `nodes`), each field
+answers what the asset's own full row answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLObjectType, get_named_type
+
+from gql.schema import schema
+from tests.client import GraphQLClient
+from tests.samples import Samples
+
+NODE = "query($id: ID!) { node(id: $id) { ... on Asset { %s } } }"
+PAGE = """query($id: ID!) { node(id: $id) { ... on Campaign {
+  assets(first: 10) { edges { node { %s } } }
+} } }"""
+FRAGMENT = """query($id: ID!) { node(id: $id) { ... on Campaign {
+  assets(first: 10) { nodes { ...Picked } }
+} } }
+fragment Picked on Asset { ... on Asset { %s } }"""
+
+
+def _selection(name: str, type_: Any) -> str:
+    """`name`, with a sub-selection when it is an object (its id)."""
+    return f"{name} {{ id }}" if isinstance(get_named_type(type_), GraphQLObjectType) else name
+
+
+async def test_every_asset_field_alone_answers_as_the_full_row(
+    tenant: GraphQLClient, samples: Samples
+) -> None:
+    assert tenant.client_id
+    campaign = await tenant.create_campaign(tenant.client_id, "Looked ahead")
+    uploads = [
+        await tenant.upload_ok(samples.png, "a.png", campaign_id=campaign),
+        await tenant.upload_ok(samples.wav, "b.wav", campaign_id=campaign),
+        await tenant.upload_ok(samples.mp4, "c.mp4", campaign_id=campaign),
+    ]
+    asset_type = schema._schema.type_map["Asset"]
+    assert isinstance(asset_type, GraphQLObjectType)
+    fields = {n: _selection(n, f.type) for n, f in asset_type.fields.items()}
+    fields["__typename"] = "__typename"
+    every = " ".join(fields.values())
+    full = {u["id"]: (await tenant.execute(NODE % every, {"id": u["id"]}))["node"] for u in uploads}
+    assert all(full[u["id"]]["durationSeconds"] for u in uploads[1:])  # not all null
+
+    for name, selection in fields.items():
+        data = await tenant.execute(PAGE % selection, {"id": campaign})
+        nodes = [e["node"] for e in data["node"]["assets"]["edges"]]
+        assert len(nodes) == len(uploads), name
+        if name != "id":  # each node's id is asked for only in the whole selection
+            nodes = [dict(n, id=u["id"]) for n, u in zip(nodes, reversed(uploads), strict=True)]
+        for node in nodes:
+            value, expected = node[name], full[node["id"]][name]
+            if name == "url":  # its expiry moves on at the hour: the asset's path, signed
+                value, expected = value.partition("?")[0], expected.partition("?")[0]
+                assert "sig=" in node[name]
+            assert value == expected, (name, value, expected)
+
+    pair = f"{fields['sha256']} {fields['durationSeconds']} id"
+    data = await tenant.execute(FRAGMENT % pair, {"id": campaign})
+    for node in data["node"]["assets"]["nodes"]:
+        expected = full[node["id"]]
+        assert node == {k: expected[k] for k in ("sha256", "durationSeconds", "id")}
