@@ -11,8 +11,10 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Asset, Client
+from db.models import ApiKey, Asset, Client
 from services import validation
+from services.api_keys import revocation_channel
+from services.broker import Broker, publish_after_commit
 from services.errors import Forbidden, InvalidInput, NotFound
 from services.pagination import Columns, Page, PageArgs, fetch_page
 from services.viewer import Viewer
@@ -154,12 +156,23 @@ async def update_client(
     return client
 
 
-async def delete_client(session: AsyncSession, viewer: Viewer, client_id: uuid.UUID) -> Client:
+async def delete_client(
+    session: AsyncSession, viewer: Viewer, client_id: uuid.UUID, *, broker: Broker | None
+) -> Client:
+    """Delete the client and, with it (the database cascades), its API keys: each key's
+    revocation is published after the commit, as `revoke_key` does, so that no process
+    keeps accepting one it has cached."""
     if not viewer.is_admin:
         raise Forbidden("only an admin key can delete clients")
     client = await get_client(session, viewer, client_id)
+    prefixes = list(
+        await session.scalars(select(ApiKey.prefix).where(ApiKey.client_id == client_id))
+    )
     await session.delete(client)
     await session.flush()
+    if broker is not None:
+        for prefix in prefixes:
+            publish_after_commit(session, broker, revocation_channel(broker), prefix)
     return client
 
 

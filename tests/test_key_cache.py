@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from gql import ids
 from gql.app import create_app
 from services import api_keys
 from services.key_cache import KeyCache
@@ -171,6 +172,32 @@ async def test_a_revocation_by_the_service_reaches_another_runtime(
         finally:
             await other.close()
         await refused_within(client, 1.0)
+
+
+DELETE_CLIENT = """mutation($id: ID!) { deleteClient(input: {id: $id}) {
+  __typename ... on DeletePayload { deletedId }
+} }"""
+
+
+async def test_deleting_a_client_refuses_its_keys_in_every_process_within_a_second(
+    app: Starlette, settings: Settings, admin: GraphQLClient
+) -> None:
+    """Its keys go with it (the database cascades): a process that cached one must hear
+    of it as of a revocation, not keep it for the cache's hour."""
+    peers = peer_settings(app, settings, key_cache_seconds=3600)
+    async with serving(peers) as (peer, http):
+        doomed = await admin.create_client("Leaving")
+        key = await issue_key(peer.state.runtime, ids.decode(doomed, "Client", "id"))
+        client = GraphQLClient(http, key)
+        for _ in range(2):
+            assert (await client.execute(WHO)) == {"viewer": {"role": "CLIENT"}}
+        data = await admin.execute(DELETE_CLIENT, {"id": doomed})
+        assert data["deleteClient"] == {"__typename": "DeletePayload", "deletedId": doomed}
+        async with asyncio.timeout(1.0):
+            while (await client.post(WHO)).json().get("data"):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        body = (await client.post(WHO)).json()
+        assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", body
 
 
 async def test_a_zero_ttl_looks_every_key_up(app: Starlette, settings: Settings) -> None:

@@ -45,7 +45,8 @@ class ClientMutations:
     @strawberry.mutation(description="Delete a client with its campaigns, assets and jobs.")
     async def delete_client(self, info: Info, input: DeleteInput) -> DeleteResult:
         async def work(session: AsyncSession, viewer: Viewer) -> DeletePayload:
-            await clients.delete_client(session, viewer, ids.decode(input.id, "Client", "id"))
+            client_id = ids.decode(input.id, "Client", "id")
+            await clients.delete_client(session, viewer, client_id, broker=info.context.broker)
             return DeletePayload(deleted_id=input.id)
 
         return await mutate(info, work)
