@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from db.models import CampaignStatus, JobEvent, SubJob
-from services import assets, campaigns, clients, events, jobs, stats
+from db.models import CampaignStatus, JobEvent, SubJob, VideoMetric
+from services import assets, campaigns, clients, events, jobs, metrics, stats
 from services.assets import AssetFilter, AssetRow
 from services.campaigns import CampaignRow
 from services.clients import ClientRow
@@ -152,6 +152,18 @@ class Loaders:
         self.sub_jobs: DataLoader[tuple[uuid.UUID], list[SubJob]] = _grouped(
             factory, _split, sub_jobs
         )
+        self.asset_results: DataLoader[tuple[uuid.UUID, metrics.Period | None], metrics.Results] = (
+            _grouped(factory, _split, lambda s, ids, o: metrics.results_for_assets(s, ids, o[0]))
+        )
+        self.asset_metrics: DataLoader[
+            tuple[uuid.UUID, metrics.Period | None], list[VideoMetric]
+        ] = _grouped(factory, _split, lambda s, ids, o: metrics.metrics_for_assets(s, ids, o[0]))
+        self.campaign_results: DataLoader[
+            tuple[uuid.UUID, metrics.Period | None], tuple[int, int, int]
+        ] = _grouped(factory, _split, lambda s, ids, o: metrics.sums_for_campaigns(s, ids, o[0]))
+        self.client_results: DataLoader[
+            tuple[uuid.UUID, metrics.Period | None], tuple[int, int, int]
+        ] = _grouped(factory, _split, lambda s, ids, o: metrics.sums_for_clients(s, ids, o[0]))
         self.job_events: DataLoader[tuple[uuid.UUID, int, int], list[JobEvent]] = _grouped(
             factory, _split, job_events
         )

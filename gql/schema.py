@@ -20,6 +20,7 @@ from gql.mutations.assets import AssetMutations
 from gql.mutations.campaigns import CampaignMutations
 from gql.mutations.clients import ClientMutations
 from gql.mutations.generation import GenerationMutations
+from gql.mutations.metrics import MetricsMutations
 from gql.queries import Query
 from gql.subscriptions import Subscription
 from gql.types.assets import Asset
@@ -31,7 +32,9 @@ from services.settings import Settings
 
 
 @strawberry.type
-class Mutation(ClientMutations, CampaignMutations, AssetMutations, GenerationMutations):
+class Mutation(
+    ClientMutations, CampaignMutations, AssetMutations, GenerationMutations, MetricsMutations
+):
     pass
 
 

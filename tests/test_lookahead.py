@@ -23,8 +23,10 @@ fragment Picked on Asset { ... on Asset { %s } }"""
 
 
 def _selection(name: str, type_: Any) -> str:
-    """`name`, with a sub-selection when it is an object (its id)."""
-    return f"{name} {{ id }}" if isinstance(get_named_type(type_), GraphQLObjectType) else name
+    """`name`, with a sub-selection when it is an object."""
+    return (
+        f"{name} {{ __typename }}" if isinstance(get_named_type(type_), GraphQLObjectType) else name
+    )
 
 
 async def test_every_asset_field_alone_answers_as_the_full_row(

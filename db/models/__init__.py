@@ -15,6 +15,7 @@ from db.models.enums import (
     SubJobStatus,
 )
 from db.models.jobs import Job, JobEvent, SubJob
+from db.models.metrics import VideoMetric
 
 __all__ = [
     "ApiKey",
@@ -32,4 +33,5 @@ __all__ = [
     "JobStatus",
     "SubJob",
     "SubJobStatus",
+    "VideoMetric",
 ]

@@ -10,6 +10,7 @@ from strawberry import relay
 from gql.context import Info
 from gql.types.enums import AssetKind, AssetOrigin
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
+from gql.types.results import PeriodInput, Results, VideoMetric, period_of
 from services.assets import AssetRow
 
 if TYPE_CHECKING:
@@ -103,6 +104,21 @@ class Asset(relay.Node):
         row = await info.context.loaders.campaign.load(self.row.campaign_id)
         return Campaign.from_row(row) if row is not None else None
 
+    @strawberry.field(
+        description="How this video did over `period` (all time if none); null for anything "
+        "but a video."
+    )
+    async def results(self, info: Info, period: PeriodInput | None = None) -> Results | None:
+        if self.row.kind is not AssetKind.VIDEO:
+            return None
+        key = (self.row.id, period_of(period))
+        return Results.of(await info.context.loaders.asset_results.load(key))
+
+    @strawberry.field(description="This video's recorded periods inside `period`, oldest first.")
+    async def metrics(self, info: Info, period: PeriodInput | None = None) -> list[VideoMetric]:
+        found = await info.context.loaders.asset_metrics.load((self.row.id, period_of(period)))
+        return [VideoMetric.of(m) for m in found]
+
     @strawberry.field
     async def client(self, info: Info) -> Annotated[Client, strawberry.lazy("gql.types.clients")]:
         from gql.types.clients import Client
@@ -119,6 +135,8 @@ _COLUMNS_OF: dict[str, tuple[str, ...]] = {
     "url": (),
     "campaign": (),  # campaign_id and client_id: always read
     "client": (),
+    "results": ("kind",),
+    "metrics": (),
     "kind": ("kind",),
     "origin": ("origin",),
     "filename": ("filename",),

@@ -14,6 +14,7 @@ from gql.lookahead import node_fields
 from gql.types.connection import Connection
 from gql.types.enums import AssetKind, AssetOrigin, CampaignStatus, JobKind, JobStatus
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
+from gql.types.results import PeriodInput, Results, period_of, rolled_up
 from services.assets import AssetFilter
 from services.campaigns import CampaignRow
 from services.jobs import JobFilter
@@ -128,6 +129,15 @@ class Campaign(relay.Node):
             lambda: loaders.job_count.load((self.row.id, flt)),
             has_previous=args.after is not None,
         )
+
+    @strawberry.field(
+        description="How this campaign's videos did over `period` (all time if none), with "
+        "what its jobs cost."
+    )
+    async def results(self, info: Info, period: PeriodInput | None = None) -> Results:
+        loaders = info.context.loaders
+        sums = loaders.campaign_results.load((self.row.id, period_of(period)))
+        return await rolled_up(sums, loaders.campaign_stats.load((self.row.id,)))
 
     @strawberry.field
     async def stats(self, info: Info) -> CampaignStats:

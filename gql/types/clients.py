@@ -14,6 +14,7 @@ from gql.context import Info
 from gql.types.connection import Connection
 from gql.types.enums import CampaignStatus
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
+from gql.types.results import PeriodInput, Results, period_of, rolled_up
 from services.clients import ClientRow
 from services.pagination import PageArgs
 
@@ -126,6 +127,15 @@ class Client(relay.Node):
             lambda: loaders.campaign_count.load((self.row.id, status)),
             has_previous=args.after is not None,
         )
+
+    @strawberry.field(
+        description="How this client's videos did over `period` (all time if none), with "
+        "what its jobs cost."
+    )
+    async def results(self, info: Info, period: PeriodInput | None = None) -> Results:
+        loaders = info.context.loaders
+        sums = loaders.client_results.load((self.row.id, period_of(period)))
+        return await rolled_up(sums, loaders.client_stats.load((self.row.id,)))
 
     @strawberry.field
     async def stats(self, info: Info) -> ClientStats:

@@ -363,6 +363,8 @@ def custom_scalars(pool: Sequence[str]) -> dict[str, st.SearchStrategy[graphql.V
         "Decimal": decimal_nodes(),
         "JSON": json_nodes(),
         "DateTime": st.datetimes().map(lambda d: nodes.String(d.isoformat())),
+        "Date": st.dates().map(lambda d: nodes.String(d.isoformat()))
+        | st.text(max_size=12).map(nodes.String),
         # A file only arrives through a multipart request (test_multipart_uploads); as a
         # literal it is always a mistake, which must still be a 4xx.
         "Upload": st.text(max_size=20).map(nodes.String) | st.integers().map(nodes.Int),

@@ -84,6 +84,7 @@ MUTATION_GROUPS = {
     "assets": ["uploadAsset", "deleteAsset"],
     "generation": ["generateImage", "generateVideo", "generateAudio", "createVideoFromImagePairs"],
     "job_actions": ["cancelJob", "rejectJob", "approveJob", "retrySubJob", "regenerateSubJob"],
+    "metrics": ["recordVideoMetrics"],
 }
 
 
