@@ -21,6 +21,7 @@ from gql.mutations.campaigns import CampaignMutations
 from gql.mutations.clients import ClientMutations
 from gql.mutations.generation import GenerationMutations
 from gql.mutations.metrics import MetricsMutations
+from gql.mutations.url_import import UrlImportMutations
 from gql.queries import Query
 from gql.subscriptions import Subscription
 from gql.types.assets import Asset
@@ -33,7 +34,12 @@ from services.settings import Settings
 
 @strawberry.type
 class Mutation(
-    ClientMutations, CampaignMutations, AssetMutations, GenerationMutations, MetricsMutations
+    ClientMutations,
+    CampaignMutations,
+    AssetMutations,
+    UrlImportMutations,
+    GenerationMutations,
+    MetricsMutations,
 ):
     pass
 

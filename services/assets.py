@@ -174,25 +174,25 @@ class Inspected:
     page_count: int | None = None  # PDFs (not stored yet: the Asset row has no column)
 
 
-async def inspect(storage: LocalStorage, staged: StagedBlob, *, max_pixels: int) -> Inspected:
+async def inspect(
+    storage: LocalStorage, staged: StagedBlob, *, max_pixels: int, field: str = "file"
+) -> Inspected:
     """Type the bytes by their magic, then open them with their decoder: Pillow for
     images (size from the header first), PyAV for video and audio, pypdf for PDFs.
     Anything a decoder refuses is discarded before a row or a blob is written."""
     try:
         if staged.size == 0:
-            raise UnsupportedFile("is empty", field="file")
+            raise UnsupportedFile("is empty", field=field)
         sniffed = sniff(staged.head)
         if sniffed is None:
-            raise UnsupportedFile(
-                "is not a supported image, video, audio or PDF file", field="file"
-            )
+            raise UnsupportedFile("is not a supported image, video, audio or PDF file", field=field)
         try:
             inspected = await _decode(staged, sniffed, max_pixels)
         except TooManyPixels as exc:
-            raise UnsupportedFile(str(exc), field="file") from None
+            raise UnsupportedFile(str(exc), field=field) from None
         except ProbeError:
             raise UnsupportedFile(
-                f"looks like {sniffed.mime_type} but cannot be decoded", field="file"
+                f"looks like {sniffed.mime_type} but cannot be decoded", field=field
             ) from None
     except BaseException:
         storage.discard(staged)

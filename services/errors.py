@@ -15,6 +15,8 @@ class ErrorCode(enum.StrEnum):
     CONFLICT = "CONFLICT"
     BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
     RATE_LIMITED = "RATE_LIMITED"
+    URL_REFUSED = "URL_REFUSED"
+    FETCH_FAILED = "FETCH_FAILED"
 
 
 class ServiceError(Exception):
@@ -61,6 +63,18 @@ class Conflict(ServiceError):
 
 class BudgetExceeded(ServiceError):
     code = ErrorCode.BUDGET_EXCEEDED
+
+
+class UrlRefused(ServiceError):
+    """A URL the server will not fetch: not http(s), or an address that is not public."""
+
+    code = ErrorCode.URL_REFUSED
+
+
+class FetchFailed(ServiceError):
+    """A URL that could not be fetched: no answer, an HTTP error, a timeout."""
+
+    code = ErrorCode.FETCH_FAILED
 
 
 class RateLimited(ServiceError):

@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     worker_max_jobs: int = 40
     worker_poll_delay: float = 0.05
     max_upload_bytes: int = 512 * 1024 * 1024
+    url_import_seconds: float = Field(
+        default=30.0, description="createAssetsFromUrls: time allowed per URL, redirects included."
+    )
+    url_import_allowed_networks: str = Field(
+        default="",
+        description="createAssetsFromUrls: comma-separated CIDRs it may fetch from although "
+        "they are not public (none by default: private, loopback, link-local and metadata "
+        "addresses are refused).",
+    )
     max_page_size: int = 100
     default_page_size: int = 20
     media_url_ttl_seconds: int = 24 * 3600
