@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     url_import_seconds: float = Field(
         default=30.0, description="createAssetsFromUrls: time allowed per URL, redirects included."
     )
+    url_import_total_seconds: float = Field(
+        default=120.0, description="createAssetsFromUrls: time allowed per call, all URLs."
+    )
     url_import_allowed_networks: str = Field(
         default="",
         description="createAssetsFromUrls: comma-separated CIDRs it may fetch from although "

@@ -47,9 +47,10 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 @dataclass(frozen=True, slots=True)
 class FetchLimits:
     max_bytes: int
-    seconds: float
+    seconds: float  # per URL, redirects included
     max_pixels: int
     allowed_networks: tuple[Network, ...] = ()
+    total_seconds: float = 120.0  # per call: a list of slow hosts cannot hold it for long
 
 
 def parse_networks(text: str) -> tuple[Network, ...]:
@@ -107,11 +108,16 @@ async def _public_address(url: httpx.URL, limits: FetchLimits, field: str) -> st
 
 
 async def fetch(
-    http: httpx.AsyncClient, storage: LocalStorage, url: str, limits: FetchLimits, field: str
+    http: httpx.AsyncClient,
+    storage: LocalStorage,
+    url: str,
+    limits: FetchLimits,
+    field: str,
+    seconds: float,
 ) -> Inspected:
     """The URL's bytes, staged and inspected like an upload's; a typed ServiceError else."""
     try:
-        async with asyncio.timeout(limits.seconds):  # TimeoutError: the caller says so
+        async with asyncio.timeout(seconds):  # TimeoutError: the caller says so
             return await _fetch(http, storage, url, limits, field)
     except httpx.HTTPError as exc:
         raise FetchFailed(f"could not be fetched ({type(exc).__name__})", field=field) from None
@@ -166,8 +172,12 @@ class Fetched:
 async def fetch_all(
     storage: LocalStorage, urls: Sequence[str], limits: FetchLimits
 ) -> list[Fetched]:
-    """Every URL fetched, PARALLEL at a time, each to its bytes or its typed error."""
+    """Every URL fetched, PARALLEL at a time, each to its bytes or its typed error, all
+    within `limits.total_seconds`: a URL the call's time runs out on fails with it."""
     turn = asyncio.Semaphore(PARALLEL)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limits.total_seconds
+    ran_out = f"was not fetched: the import's {limits.total_seconds:g} s ran out"
     # no proxies or .netrc from the environment: requests go where they were checked to go
     async with httpx.AsyncClient(
         follow_redirects=False, trust_env=False, timeout=httpx.Timeout(limits.seconds)
@@ -176,10 +186,16 @@ async def fetch_all(
         async def one(index: int, url: str) -> Fetched:
             field = f"urls.{index}"
             async with turn:
+                left = deadline - loop.time()
+                if left <= 0:
+                    return Fetched(url, None, FetchFailed(ran_out, field=field))
+                seconds = min(limits.seconds, left)
                 try:
-                    return Fetched(url, await fetch(http, storage, url, limits, field), None)
+                    inspected = await fetch(http, storage, url, limits, field, seconds)
+                    return Fetched(url, inspected, None)
                 except TimeoutError:
-                    error = FetchFailed(f"took longer than {limits.seconds:g} s", field=field)
+                    late = f"took longer than {limits.seconds:g} s"
+                    error = FetchFailed(late if seconds == limits.seconds else ran_out, field=field)
                     return Fetched(url, None, error)
                 except ServiceError as exc:
                     return Fetched(url, None, exc)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -74,11 +75,13 @@ def media_app(samples: Samples, stop: asyncio.Event) -> Starlette:
 
 
 @contextlib.asynccontextmanager
-async def importer(app: Starlette, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def importer(
+    app: Starlette, settings: Settings, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
     """An API instance that may fetch from 127.0.0.1 (only: not 127.0.0.2, not ::1)."""
     own = peer_settings(
         app, settings, url_import_allowed_networks="127.0.0.1/32", url_import_seconds=2.0,
-        max_upload_bytes=MAX_BYTES,
+        max_upload_bytes=MAX_BYTES, **overrides,
     )  # fmt: skip
     api = create_app(own)
     async with (
@@ -141,6 +144,31 @@ async def test_good_urls_import_and_bad_or_private_ones_are_refused_each_on_its_
     data = await tenant.execute(ASSETS, {"id": campaign})
     stored = sorted(e["node"]["id"] for e in data["node"]["assets"]["edges"])
     assert stored == sorted(r["asset"]["id"] for r in results if r["asset"])
+
+
+async def test_slow_hosts_cannot_hold_a_call_past_its_total_time(
+    app: Starlette, settings: Settings, tenant: GraphQLClient, samples: Samples
+) -> None:
+    """Ten hung hosts, eight fetched at a time, 2 s each, 3 s for the call: the first eight
+    time out on their own, the last two on the call's time, which has run out for them."""
+    assert tenant.client_id
+    campaign = await tenant.create_campaign(tenant.client_id, "Slow")
+    stop = asyncio.Event()
+    overrides = {"url_import_total_seconds": 3.0}
+    async with (
+        serve_app(media_app(samples, stop)) as base,
+        importer(app, settings, **overrides) as http,
+    ):
+        urls = [f"{base}/slow?n={i}" for i in range(10)]
+        payload = await GraphQLClient(http, tenant.key).mutate(
+            IMPORT, {"input": {"campaignId": campaign, "urls": urls}}
+        )
+        stop.set()
+    assert (payload["imported"], payload["failed"]) == (0, 10), payload
+    errors = [r["error"] for r in payload["results"]]
+    assert {e["code"] for e in errors} == {"FETCH_FAILED"}
+    assert all("took longer than 2 s" in e["message"] for e in errors[:8]), errors
+    assert all("the import's 3 s ran out" in e["message"] for e in errors[8:]), errors
 
 
 @pytest.mark.parametrize(

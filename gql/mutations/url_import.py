@@ -68,6 +68,7 @@ class UrlImportMutations:
         limits = url_import.FetchLimits(
             max_bytes=settings.max_upload_bytes,
             seconds=settings.url_import_seconds,
+            total_seconds=settings.url_import_total_seconds,
             max_pixels=settings.max_image_pixels,
             allowed_networks=url_import.parse_networks(settings.url_import_allowed_networks),
         )
