@@ -107,7 +107,7 @@ async def pages_for_campaigns(
     return await fetch_pages_by_parent(session, columns, Asset.campaign_id, campaign_ids, flt, args)
 
 
-_ALWAYS = frozenset({"id", "client_id", "campaign_id", "created_at"})
+_ALWAYS = frozenset({"client_id", "campaign_id"})  # `only` adds id and created_at
 
 
 async def counts_for_campaigns(

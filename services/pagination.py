@@ -183,15 +183,23 @@ class Columns(Generic[T]):
 
 
 def _older_than(source: FromClause) -> ColumnElement[bool]:
-    """Older than the cursor that `_cursor_params` gives as parameters."""
+    """Older than the cursor that `_page_params` gives as parameters."""
     created, ident = source.c.created_at, source.c.id
     at = bindparam("after_created_at", type_=created.type)
     before = bindparam("after_id", type_=ident.type)
     return or_(created < at, and_(created == at, ident < before))
 
 
-def _cursor_params(cursor: Cursor | None) -> dict[str, Any]:
-    return {} if cursor is None else {"after_created_at": cursor.created_at, "after_id": cursor.id}
+def _page_params(args: PageArgs) -> dict[str, Any]:
+    """The values a page statement's limit and cursor (`_older_than`) are bound to."""
+    params: dict[str, Any] = {"page_limit": args.first + 1}
+    if args.after is not None:
+        params["after_created_at"], params["after_id"] = args.after.created_at, args.after.id
+    return params
+
+
+def _where(columns: Columns[Any], flt: Filter, after: bool) -> list[ColumnElement[bool]]:
+    return [*flt.clauses(), *([_older_than(columns.table)] if after else [])]
 
 
 def _newest_first(source: FromClause) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
@@ -207,8 +215,7 @@ async def fetch_page(
 ) -> Page[T]:
     """One page of a list; `params` are the values of the filter's bound parameters."""
     query = _root_page_statement(columns, flt, args.after is not None)
-    values = {"page_limit": args.first + 1, **_cursor_params(args.after), **(params or {})}
-    rows = columns.rows(await core_rows(session, query, values))
+    rows = columns.rows(await core_rows(session, query, {**_page_params(args), **(params or {})}))
     return Page(rows=rows[: args.first], has_next=len(rows) > args.first)
 
 
@@ -231,11 +238,10 @@ _LIMIT = bindparam("page_limit", type_=Integer)
 @functools.lru_cache(maxsize=PAGE_STATEMENTS)
 def _root_page_statement(columns: Columns[Any], flt: Filter, after: bool) -> Select[Any]:
     """A list's page statement, built once per (model, filter, cursor or not)."""
-    table = columns.table
     return (
         select(*columns.labelled())
-        .where(*flt.clauses(), *([_older_than(table)] if after else []))
-        .order_by(*_newest_first(table))
+        .where(*_where(columns, flt, after))
+        .order_by(*_newest_first(columns.table))
         .limit(_LIMIT)
     )
 
@@ -248,8 +254,7 @@ def _page_statement(
     flt: Filter,
     after: bool,
 ) -> Select[Any]:
-    where = [*flt.clauses(), *([_older_than(columns.table)] if after else [])]
-    return (_lateral if postgres else _correlated)(columns, parent, where)
+    return (_lateral if postgres else _correlated)(columns, parent, _where(columns, flt, after))
 
 
 async def fetch_pages_by_parent(
@@ -272,7 +277,7 @@ async def fetch_pages_by_parent(
     dialect = session.get_bind().dialect
     postgres = dialect.name == "postgresql"
     stmt = _page_statement(columns, parent, postgres, flt, args.after is not None)
-    params: dict[str, Any] = {"page_limit": args.first + 1, **_cursor_params(args.after)}
+    params = _page_params(args)
     if postgres:
         params["parent_ids"] = parents
     else:
