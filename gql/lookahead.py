@@ -40,8 +40,8 @@ class _Selection:
     def __eq__(self, other: object) -> bool:
         return (
             isinstance(other, _Selection)
-            and all(a is b for a, b in zip(self.nodes, other.nodes, strict=False))
             and len(self.nodes) == len(other.nodes)
+            and all(a is b for a, b in zip(self.nodes, other.nodes, strict=True))
         )
 
 

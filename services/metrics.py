@@ -105,15 +105,15 @@ async def record_video_metrics(
             select(VideoMetric).where(VideoMetric.asset_id == asset.id, _overlaps(period))
         )
     )
-    same = [m for m in found if (m.period_start, m.period_end) == (period.start, period.end)]
-    if len(found) > len(same):
-        other = next(m for m in found if m not in same)
+    others = [m for m in found if (m.period_start, m.period_end) != (period.start, period.end)]
+    if others:
+        other = others[0]
         raise Conflict(
             f"this video already has results for {other.period_start}..{other.period_end}, "
             "which overlaps: record whole, separate periods (or the same one again)",
             field="period",
         )
-    metric = same[0] if same else VideoMetric(
+    metric = found[0] if found else VideoMetric(  # found: this very period, at most once
         asset_id=asset.id,
         client_id=asset.client_id,
         campaign_id=asset.campaign_id,

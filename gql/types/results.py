@@ -51,9 +51,10 @@ class VideoMetric:
 
 @strawberry.type(
     description="Views, clicks and conversions summed over the recorded periods inside the "
-    "asked one, with what making the videos cost. Spend is production cost: a generated "
-    "clip's sub-job, a combined video's job, a campaign's or client's jobs; null for an "
-    "uploaded video. A ratio is null when what it divides by is zero (or spend is null)."
+    "asked one, with what making the videos cost. Spend is production cost: a job's "
+    "output costs its whole job, another generated clip its sub-job, a campaign or client "
+    "its jobs; an uploaded video's is null. A ratio is null when what it divides by is "
+    "zero (or spend is null)."
 )
 class Results:
     views: int
