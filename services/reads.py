@@ -44,25 +44,37 @@ class ReadSession:
         self._session: AsyncSession | None = None
         self._connection: AsyncConnection | None = None
         self._turn = asyncio.Lock()
+        self._closed = False
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:
         async with self._turn:
-            if self._session is None:
-                engine = _reading(self._factory.kw["bind"])
-                self._connection = connection = await engine.connect()
-                self._session = self._factory(bind=connection)
-                self._session.info[_CONNECTION] = connection  # for `core_rows`
-            yield self._session
+            if not self._closed:
+                if self._session is None:
+                    engine = _reading(self._factory.kw["bind"])
+                    self._connection = connection = await engine.connect()
+                    self._session = self._factory(bind=connection)
+                    self._session.info[_CONNECTION] = connection  # for `core_rows`
+                yield self._session
+                return
+        # The request has ended, and a reader it left running still reads: a DataLoader
+        # batch of a field whose non-null sibling failed (graphql-core answers without
+        # waiting for it). It reads in a session of its own, which it gives back; the
+        # request's connection is closed, and a new one opened here would never be.
+        async with self._factory() as session:
+            yield session
 
     async def close(self) -> None:
-        """Give the connection back to the pool (the request is done)."""
-        session, self._session = self._session, None
-        connection, self._connection = self._connection, None
-        if session is not None:
-            await session.close()
-        if connection is not None:
-            await connection.close()
+        """Give the connection back to the pool (the request is done), once the statement
+        running on it, if any, has finished."""
+        async with self._turn:
+            self._closed = True
+            session, self._session = self._session, None
+            connection, self._connection = self._connection, None
+            if session is not None:
+                await session.close()
+            if connection is not None:
+                await connection.close()
 
 
 _CONNECTION = "reelgraph.reads.connection"
