@@ -11,14 +11,13 @@ from gql import ids
 from gql.context import Info
 from gql.inputs_generation import EstimateCostInput
 from gql.types.clients import Client
-from gql.types.connection import Connection
+from gql.types.connection import Connection, page_args
 from gql.types.enums import ApiKeyRole
 from gql.types.errors import UserError
 from gql.types.generation import CostEstimate, ModelInfo
 from services import catalog, clients
 from services.errors import ServiceError
 from services.generation import launch
-from services.pagination import PageArgs
 
 EstimateResult = Annotated[CostEstimate | UserError, strawberry.union("EstimateResult")]
 
@@ -84,10 +83,7 @@ class Query:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Client]:
         viewer = info.context.require_viewer()
-        settings = info.context.runtime.settings
-        args = PageArgs.parse(
-            first, after, default=settings.default_page_size, maximum=settings.max_page_size
-        )
+        args = page_args(info, first, after)
         async with info.context.reads() as session:
             page = await clients.list_clients(session, viewer, args)
 

@@ -11,14 +11,13 @@ from strawberry.scalars import JSON
 
 from gql.context import Info
 from gql.lookahead import node_fields
-from gql.types.connection import Connection
+from gql.types.connection import Connection, page_args
 from gql.types.enums import AssetKind, AssetOrigin, CampaignStatus, JobKind, JobStatus
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
 from gql.types.results import PeriodInput, Results, period_of, rolled_up
 from services.assets import AssetFilter
 from services.campaigns import CampaignRow
 from services.jobs import JobFilter
-from services.pagination import PageArgs
 
 if TYPE_CHECKING:
     from gql.types.assets import Asset
@@ -95,7 +94,7 @@ class Campaign(relay.Node):
     ) -> Connection[Annotated[Asset, strawberry.lazy("gql.types.assets")]]:
         from gql.types.assets import Asset
 
-        args = _page_args(info, first, after)
+        args = page_args(info, first, after)
         flt = AssetFilter(kind=kind, origin=origin)
         loaders = info.context.loaders
         only = Asset.columns_read(node_fields(info))
@@ -119,7 +118,7 @@ class Campaign(relay.Node):
     ) -> Connection[Annotated[Job, strawberry.lazy("gql.types.jobs")]]:
         from gql.types.jobs import Job
 
-        args = _page_args(info, first, after)
+        args = page_args(info, first, after)
         flt = JobFilter(status=status, kind=kind, model=model)
         loaders = info.context.loaders
         page = await loaders.job_page.load((self.row.id, flt, args))
@@ -148,10 +147,3 @@ class Campaign(relay.Node):
             average_cost_usd=found.average_cost_usd,
             job_count=found.job_count,
         )
-
-
-def _page_args(info: Info, first: int | None, after: str | None) -> PageArgs:
-    settings = info.context.runtime.settings
-    return PageArgs.parse(
-        first, after, default=settings.default_page_size, maximum=settings.max_page_size
-    )

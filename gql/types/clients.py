@@ -11,12 +11,11 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from gql.context import Info
-from gql.types.connection import Connection
+from gql.types.connection import Connection, page_args
 from gql.types.enums import CampaignStatus
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
 from gql.types.results import PeriodInput, Results, period_of, rolled_up
 from services.clients import ClientRow
-from services.pagination import PageArgs
 
 if TYPE_CHECKING:
     from gql.types.assets import Asset
@@ -115,10 +114,7 @@ class Client(relay.Node):
     ) -> Connection[Annotated[Campaign, strawberry.lazy("gql.types.campaigns")]]:
         from gql.types.campaigns import Campaign
 
-        settings = info.context.runtime.settings
-        args = PageArgs.parse(
-            first, after, default=settings.default_page_size, maximum=settings.max_page_size
-        )
+        args = page_args(info, first, after)
         loaders = info.context.loaders
         page = await loaders.campaign_page.load((self.row.id, status, args))
         return Connection.of(

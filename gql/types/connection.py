@@ -8,7 +8,8 @@ from typing import Generic, TypeVar
 import strawberry
 from strawberry import relay
 
-from services.pagination import Cursor, Keyed, Page
+from gql.context import Info
+from services.pagination import Cursor, Keyed, Page, PageArgs
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT", bound=Keyed)
@@ -58,3 +59,11 @@ class Connection(Generic[NodeT]):
             ),
             count=count,
         )
+
+
+def page_args(info: Info, first: int | None, after: str | None) -> PageArgs:
+    """A connection's `first` and `after`, checked against the server's page sizes."""
+    settings = info.context.runtime.settings
+    return PageArgs.parse(
+        first, after, default=settings.default_page_size, maximum=settings.max_page_size
+    )
