@@ -133,7 +133,9 @@ class Campaign(relay.Node):
         description="How this campaign's videos did over `period` (all time if none), with "
         "what its jobs cost."
     )
-    async def results(self, info: Info, period: PeriodInput | None = None) -> Results:
+    async def results(
+        self, info: Info, period: PeriodInput | None = None
+    ) -> Results | None:  # null, with the error, for a period that is not one
         loaders = info.context.loaders
         sums = loaders.campaign_results.load((self.row.id, period_of(period)))
         return await rolled_up(sums, loaders.campaign_stats.load((self.row.id,)))

@@ -128,7 +128,9 @@ class Client(relay.Node):
         description="How this client's videos did over `period` (all time if none), with "
         "what its jobs cost."
     )
-    async def results(self, info: Info, period: PeriodInput | None = None) -> Results:
+    async def results(
+        self, info: Info, period: PeriodInput | None = None
+    ) -> Results | None:  # null, with the error, for a period that is not one
         loaders = info.context.loaders
         sums = loaders.client_results.load((self.row.id, period_of(period)))
         return await rolled_up(sums, loaders.client_stats.load((self.row.id,)))
