@@ -12,21 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from services.llm import LlmError
+
 # num_pairs=None lets the selector decide: one clip per two images, at most this many.
 DEFAULT_MAX_PAIRS = 12
 
 
-class PairingError(Exception):
+class PairingError(LlmError):
     """Selection failed. `retryable` says whether trying again may help; `retry_after`
-    (seconds) is the provider's hint when it gave one."""
-
-    def __init__(
-        self, message: str, *, retryable: bool = False, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-        self.retry_after = retry_after
+    (seconds) is the provider's hint when it gave one. An `LlmError`, so one handler can
+    treat a model's failure the same wherever it happens."""
 
 
 @dataclass(frozen=True, slots=True)

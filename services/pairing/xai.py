@@ -5,22 +5,25 @@ The model sees every image: each goes in the user message as a base64 data URL
 labelled by its index. xAI takes jpg/png up to 20 MiB; anything else, or anything larger
 than MAX_SIDE pixels on a side, is sent as a resized JPEG made by ffmpeg. The answer is
 asked for with a strict JSON schema (`response_format: json_schema`) and validated again
-here, because a schema is a request, not a guarantee.
+here, because a schema is a request, not a guarantee. The HTTP call and its error mapping
+are `services.llm.xai_chat.XaiChat`'s; its `LlmError`s reach callers as `PairingError`s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import email.utils
-import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from services.llm import LlmError
+from services.llm.xai_chat import DEFAULT_BASE_URL as DEFAULT_BASE_URL
+from services.llm.xai_chat import DEFAULT_MODEL as DEFAULT_MODEL
+from services.llm.xai_chat import XaiChat
+from services.llm.xai_chat import parse_retry_after as parse_retry_after
 from services.media.binaries import ffmpeg_path
 from services.pairing.base import (
     CampaignBrief,
@@ -32,8 +35,7 @@ from services.pairing.base import (
 )
 from services.processes import dies_with_parent
 
-DEFAULT_BASE_URL = "https://api.x.ai/v1"
-DEFAULT_MODEL = "grok-4-1-fast-non-reasoning"
+SCHEMA_NAME = "pair_selection"
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # xAI's documented per-image limit
 MAX_SIDE = 2048  # larger images are scaled down before sending
 SENDABLE = {"image/jpeg": "image/jpeg", "image/jpg": "image/jpeg", "image/png": "image/png"}
@@ -90,18 +92,12 @@ class XaiPairSelector:
         timeout: float = 120.0,
         max_side: int = MAX_SIDE,
     ) -> None:
-        if not api_key:
-            raise ValueError("an xAI API key is required")
-        self._api_key = api_key
-        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._chat = XaiChat(api_key, base_url, model, http, timeout=timeout)
         self.model = model
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout)
         self._max_side = max_side
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        await self._chat.aclose()
 
     async def select(
         self, images: list[ImageCandidate], brief: CampaignBrief, num_pairs: int | None
@@ -117,70 +113,18 @@ class XaiPairSelector:
             return {"type": "image_url", "image_url": {"url": url, "detail": "high"}}
 
         parts = await asyncio.gather(*(part(image) for image in distinct))
-        body = build_request(self.model, brief, parts, count)
-        answer = await self._post(body)
+        messages = build_messages(brief, parts, count)
+        try:
+            answer = await self._chat.json_answer(messages, SCHEMA_NAME, RESPONSE_SCHEMA)
+        except LlmError as exc:
+            raise PairingError(
+                exc.message, retryable=exc.retryable, retry_after=exc.retry_after
+            ) from exc
         pairs = parse_answer(answer, len(distinct), count, exact=num_pairs is not None)
         return [
             PairChoice(distinct[i].asset_id, distinct[j].asset_id, score, reason)
             for i, j, score, reason in pairs
         ]
-
-    async def _post(self, body: dict[str, Any]) -> Any:
-        headers = {"Authorization": f"Bearer {self._api_key}"}
-        try:
-            response = await self._http.post(self._url, json=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise PairingError("xAI request timed out", retryable=True) from exc
-        except httpx.TransportError as exc:
-            raise PairingError(f"xAI unreachable: {exc}", retryable=True) from exc
-        if response.status_code >= 400:
-            raise _status_error(response)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise PairingError("xAI answered with a body that is not JSON") from exc
-
-
-def _status_error(response: httpx.Response) -> PairingError:
-    status = response.status_code
-    message = f"xAI returned {status}: {_api_message(response)}"
-    if status in (408, 429) or status >= 500:
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        return PairingError(message, retryable=True, retry_after=retry_after)
-    return PairingError(message)
-
-
-def _api_message(response: httpx.Response) -> str:
-    """The error text from xAI's body: {"error": "..."} or OpenAI's {"error": {"message"}}."""
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or response.reason_phrase
-    if isinstance(data, dict):
-        error = data.get("error")
-        if isinstance(error, dict):
-            error = error.get("message")
-        if isinstance(error, str) and error:
-            return error[:300]
-        if isinstance(data.get("message"), str):
-            return str(data["message"])[:300]
-    return json.dumps(data)[:300]
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = moment.timestamp() - time.time()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 async def prepare_image(image: ImageCandidate, max_side: int = MAX_SIDE) -> tuple[str, bytes]:
@@ -257,37 +201,26 @@ def brief_text(brief: CampaignBrief, image_count: int, count: int) -> str:
     return "\n".join(lines)
 
 
-def build_request(
-    model: str, brief: CampaignBrief, image_parts: list[dict[str, Any]], count: int
-) -> dict[str, Any]:
+def build_messages(
+    brief: CampaignBrief, image_parts: list[dict[str, Any]], count: int
+) -> list[dict[str, Any]]:
     content: list[dict[str, Any]] = [
         {"type": "text", "text": brief_text(brief, len(image_parts), count)}
     ]
     for index, part in enumerate(image_parts):
         content.append({"type": "text", "text": f"Image {index}:"})
         content.append(part)
-    return {
-        "model": model,
-        "messages": [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": content},
-        ],
-        "response_format": {
-            "type": "json_schema",
-            "json_schema": {"name": "pair_selection", "schema": RESPONSE_SCHEMA, "strict": True},
-        },
-    }
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": content},
+    ]
 
 
 def parse_answer(
-    answer: Any, image_count: int, count: int, *, exact: bool
+    data: Any, image_count: int, count: int, *, exact: bool
 ) -> list[tuple[int, int, float, str]]:
-    """The model's pairs as (first, last, score, reason); PairingError says what was wrong."""
-    content = _message_content(answer)
-    try:
-        data = json.loads(content)
-    except ValueError as exc:
-        raise PairingError(f"the model's answer is not valid JSON: {content[:120]!r}") from exc
+    """The model's pairs, from its decoded answer, as (first, last, score, reason);
+    PairingError says what was wrong."""
     if not isinstance(data, dict) or set(data) != {"pairs"} or not isinstance(data["pairs"], list):
         raise PairingError('the model\'s answer is not an object with only a "pairs" list')
     pairs: list[tuple[int, int, float, str]] = []
@@ -302,24 +235,6 @@ def parse_answer(
     if exact and len(pairs) < count:
         raise PairingError(f"asked for {count} distinct pairs, the model gave {len(pairs)}")
     return pairs[:count]
-
-
-def _message_content(answer: Any) -> str:
-    try:
-        choice = answer["choices"][0]
-        message = choice["message"]
-    except (KeyError, IndexError, TypeError) as exc:
-        raise PairingError("xAI's answer has no choices[0].message") from exc
-    if not isinstance(message, dict):
-        raise PairingError("xAI's answer has no choices[0].message")
-    if message.get("refusal"):
-        raise PairingError(f"the model refused: {str(message['refusal'])[:200]}")
-    if isinstance(choice, dict) and choice.get("finish_reason") == "length":
-        raise PairingError("the model's answer was cut off (finish_reason=length)")
-    content = message.get("content")
-    if not isinstance(content, str) or not content.strip():
-        raise PairingError("the model's answer is empty")
-    return content
 
 
 def _check_pair(n: int, item: Any, image_count: int) -> tuple[int, int, float, str]:
