@@ -11,11 +11,21 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from db.models import CampaignStatus, JobEvent, SubJob, VideoMetric
+from db.models import (
+    Brief,
+    CampaignStatus,
+    JobEvent,
+    Scene,
+    Storyboard,
+    StoryboardVersion,
+    SubJob,
+    VideoMetric,
+)
 from services import assets, campaigns, clients, events, jobs, metrics, stats
 from services.assets import AssetFilter, AssetRow
 from services.campaigns import CampaignRow
 from services.clients import ClientRow
+from services.creative import briefs, storyboards
 from services.jobs import JobFilter, JobRow
 from services.pagination import Page, PageArgs
 from services.reads import Sessions
@@ -166,4 +176,29 @@ class Loaders:
         ] = _grouped(factory, _split, lambda s, ids, o: metrics.sums_for_clients(s, ids, o[0]))
         self.job_events: DataLoader[tuple[uuid.UUID, int, int], list[JobEvent]] = _grouped(
             factory, _split, job_events
+        )
+        self.brief: DataLoader[uuid.UUID, Brief | None] = _by_id(factory, briefs.load_briefs)
+        self.storyboard: DataLoader[uuid.UUID, Storyboard | None] = _by_id(
+            factory, storyboards.load_storyboards
+        )
+        self.scene: DataLoader[uuid.UUID, Scene | None] = _by_id(factory, storyboards.load_scenes)
+        self.brief_page: DataLoader[tuple[uuid.UUID, PageArgs], Page[Brief]] = _grouped(
+            factory, _split, lambda s, ids, o: briefs.pages_for_campaigns(s, ids, o[0])
+        )
+        self.brief_count: DataLoader[tuple[uuid.UUID], int] = _grouped(
+            factory, _split, lambda s, ids, _: briefs.counts_for_campaigns(s, ids)
+        )
+        self.storyboard_page: DataLoader[tuple[uuid.UUID, PageArgs], Page[Storyboard]] = _grouped(
+            factory, _split, lambda s, ids, o: storyboards.pages_for_briefs(s, ids, o[0])
+        )
+        self.storyboard_count: DataLoader[tuple[uuid.UUID], int] = _grouped(
+            factory, _split, lambda s, ids, _: storyboards.counts_for_briefs(s, ids)
+        )
+        self.scenes: DataLoader[tuple[uuid.UUID], list[Scene]] = _grouped(
+            factory, _split, lambda s, ids, _: storyboards.scenes_for_storyboards(s, ids)
+        )
+        self.storyboard_versions: DataLoader[tuple[uuid.UUID], list[StoryboardVersion]] = _grouped(
+            factory,
+            _split,
+            lambda s, ids, _: storyboards.versions_for_storyboards(s, ids),
         )

@@ -17,18 +17,22 @@ from gql.error_masking import MaskUnexpectedErrors, log_error
 from gql.execution import PlainExecutionContext, VerifiedExecutionContext
 from gql.limits import LimitedParserCache, Limits, QueryLimitsExtension, validation_rules
 from gql.mutations.assets import AssetMutations
+from gql.mutations.briefs import BriefMutations
 from gql.mutations.campaigns import CampaignMutations
 from gql.mutations.clients import ClientMutations
 from gql.mutations.generation import GenerationMutations
 from gql.mutations.metrics import MetricsMutations
+from gql.mutations.storyboards import StoryboardMutations
 from gql.mutations.url_import import UrlImportMutations
 from gql.queries import Query
 from gql.subscriptions import Subscription
 from gql.types.assets import Asset
+from gql.types.briefs import Brief
 from gql.types.campaigns import Campaign
 from gql.types.clients import Client
 from gql.types.errors import UserError
 from gql.types.jobs import Job
+from gql.types.storyboards import Scene, Storyboard
 from services.settings import Settings
 
 
@@ -40,6 +44,8 @@ class Mutation(
     UrlImportMutations,
     GenerationMutations,
     MetricsMutations,
+    BriefMutations,
+    StoryboardMutations,
 ):
     pass
 
@@ -65,7 +71,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Client, Campaign, Asset, Job, UserError],
+        types=[Client, Campaign, Asset, Job, Brief, Storyboard, Scene, UserError],
         extensions=[
             functools.partial(MaxTokensLimiter, max_token_count=limits.tokens),
             functools.partial(LimitedParserCache, limits, maxsize=512),

@@ -18,6 +18,7 @@ from arq import worker as arq_worker
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
 
+from services.creative import writing
 from services.generation import combining, maintenance, polling, selection, submit, tasks, webhooks
 from services.generation.deps import Deps, build_deps
 from services.generation.liveness import COMBINE, Liveness
@@ -60,6 +61,10 @@ async def select_pairs(ctx: Ctx, job_id: str, attempt: int = 1) -> None:
     await selection.select_pairs(_deps(ctx), uuid.UUID(job_id), attempt)
 
 
+async def write_storyboard(ctx: Ctx, job_id: str, attempt: int = 1) -> None:
+    await writing.write_storyboard(_deps(ctx), uuid.UUID(job_id), attempt)
+
+
 async def combine_job(ctx: Ctx, job_id: str, attempt: int = 1) -> None:
     liveness = _liveness(ctx)
     if liveness is None:
@@ -82,6 +87,7 @@ FUNCTIONS: list[Any] = [
     poll_sub_job,
     apply_webhook,
     select_pairs,
+    write_storyboard,
     combine_job,
     cancel_predictions,
     reconcile,
@@ -91,6 +97,7 @@ assert {f.__name__ for f in FUNCTIONS} >= {
     tasks.POLL_SUB_JOB,
     tasks.APPLY_WEBHOOK,
     tasks.SELECT_PAIRS,
+    tasks.WRITE_STORYBOARD,
     tasks.COMBINE_JOB,
     tasks.CANCEL_PREDICTIONS,
     tasks.RECONCILE,

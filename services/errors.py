@@ -17,6 +17,7 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     URL_REFUSED = "URL_REFUSED"
     FETCH_FAILED = "FETCH_FAILED"
+    WRITER_FAILED = "WRITER_FAILED"
 
 
 class ServiceError(Exception):
@@ -75,6 +76,13 @@ class FetchFailed(ServiceError):
     """A URL that could not be fetched: no answer, an HTTP error, a timeout."""
 
     code = ErrorCode.FETCH_FAILED
+
+
+class WriterFailed(ServiceError):
+    """The writer (the LLM) could not do it: unreachable, refused, or answered nonsense.
+    Nothing was written; trying again may help."""
+
+    code = ErrorCode.WRITER_FAILED
 
 
 class RateLimited(ServiceError):

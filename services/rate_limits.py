@@ -56,6 +56,7 @@ class Limit(enum.StrEnum):
     VIDEOS = "videos"
     AUDIO = "audio"
     UPLOADS = "uploads"
+    WRITING = "writing"
 
     @property
     def noun(self) -> str:
@@ -69,6 +70,7 @@ _NOUNS = {
     Limit.VIDEOS: "video launches",
     Limit.AUDIO: "audio launches",
     Limit.UPLOADS: "uploads",
+    Limit.WRITING: "calls to the writer",
 }
 _MEDIUM = {"image": Limit.IMAGES, "video": Limit.VIDEOS, "audio": Limit.AUDIO}
 
@@ -82,6 +84,7 @@ def items(settings: Settings) -> dict[Limit, RateLimitItem]:
         Limit.VIDEOS: parse(settings.rate_limit_videos),
         Limit.AUDIO: parse(settings.rate_limit_audio),
         Limit.UPLOADS: parse(settings.rate_limit_uploads),
+        Limit.WRITING: parse(settings.rate_limit_writing),
     }
 
 

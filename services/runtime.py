@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.engine import create_engine, create_session_factory
+from services.creative.writer import CreativeWriter, build_writer
 from services.key_cache import KeyCache
 from services.media.images import guard_pillow
 from services.media_urls import MediaUrlSigner
@@ -28,6 +29,7 @@ class Runtime:
     storage: LocalStorage
     signer: MediaUrlSigner
     keys: KeyCache
+    writer: CreativeWriter
     _write_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     @classmethod
@@ -43,6 +45,7 @@ class Runtime:
             storage=LocalStorage(settings.storage_dir),
             signer=MediaUrlSigner(settings.signing_key(), settings.media_url_ttl_seconds),
             keys=KeyCache(factory, ttl=settings.key_cache_seconds),
+            writer=build_writer(settings),
         )
 
     @asynccontextmanager
@@ -60,4 +63,7 @@ class Runtime:
             yield session
 
     async def close(self) -> None:
+        close = getattr(self.writer, "aclose", None)
+        if close is not None:
+            await close()
         await self.engine.dispose()

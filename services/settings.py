@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     xai_model: str = Field(
         default="grok-4-1-fast-non-reasoning", validation_alias=AliasChoices("XAI_MODEL")
     )
+    writer_timeout_seconds: float = Field(
+        default=90.0, description="Longest wait for the LLM writing a brief, storyboard or scene."
+    )
     provider_concurrency: int = 20
     max_attempts: int = 3
     retry_backoff_seconds: float = 2.0
@@ -149,6 +152,11 @@ class Settings(BaseSettings):
     )
     rate_limit_audio: str = Field(default="10/minute", description="Audio launches per key.")
     rate_limit_uploads: str = Field(default="60/minute", description="Uploads per key.")
+    rate_limit_writing: str = Field(
+        default="30/minute",
+        description="Calls to the writer (parse or refine a brief, write a storyboard, "
+        "regenerate a scene) per key.",
+    )
     worker_heartbeat_seconds: float = Field(
         default=10.0, description="How often a worker says it is alive."
     )

@@ -22,7 +22,7 @@ from tests.client import GraphQLClient, decode_gid
 from tests.jobs import CANCEL, GENERATE_IMAGE, RETRY, launch, wait_for_job
 
 JOB_LIFECYCLE = """
-queued -> running | awaiting_approval | failed | canceled
+queued -> running | awaiting_approval | succeeded | failed | canceled
 awaiting_approval -> running | canceled
 running -> running | combining | succeeded | failed | canceled
 combining -> succeeded | failed | canceled

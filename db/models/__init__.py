@@ -5,6 +5,7 @@ from db.models.api_keys import ApiKey
 from db.models.assets import Asset
 from db.models.campaigns import Campaign
 from db.models.clients import Client
+from db.models.creative import Brief, Scene, Storyboard, StoryboardVersion
 from db.models.enums import (
     ApiKeyRole,
     AssetKind,
@@ -12,6 +13,8 @@ from db.models.enums import (
     CampaignStatus,
     JobKind,
     JobStatus,
+    ShotType,
+    StoryboardStatus,
     SubJobStatus,
 )
 from db.models.jobs import Job, JobEvent, SubJob
@@ -24,6 +27,7 @@ __all__ = [
     "AssetKind",
     "AssetOrigin",
     "Base",
+    "Brief",
     "Campaign",
     "CampaignStatus",
     "Client",
@@ -31,6 +35,11 @@ __all__ = [
     "JobEvent",
     "JobKind",
     "JobStatus",
+    "Scene",
+    "ShotType",
+    "Storyboard",
+    "StoryboardStatus",
+    "StoryboardVersion",
     "SubJob",
     "SubJobStatus",
     "VideoMetric",

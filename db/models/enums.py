@@ -30,7 +30,8 @@ class JobKind(enum.StrEnum):
     VIDEO = "video"
     AUDIO = "audio"
     PAIR_VIDEO = "pair_video"
-    STORYBOARD = "storyboard"
+    STORYBOARD = "storyboard"  # an approved storyboard rendered: a clip per scene, combined
+    STORYBOARD_WRITING = "storyboard_writing"  # a storyboard written from a brief
 
 
 class JobStatus(enum.StrEnum):
@@ -51,6 +52,23 @@ class SubJobStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
+
+
+class StoryboardStatus(enum.StrEnum):
+    DRAFT = "draft"  # editable
+    APPROVED = "approved"  # read-only from here on
+    RENDERING = "rendering"
+    RENDERED = "rendered"
+
+
+class ShotType(enum.StrEnum):
+    WIDE = "wide"
+    MEDIUM = "medium"
+    CLOSE_UP = "close_up"
+    EXTREME_CLOSE_UP = "extreme_close_up"
+    OVERHEAD = "overhead"
+    TRACKING = "tracking"
+    POV = "pov"
 
 
 class ApiKeyRole(enum.StrEnum):

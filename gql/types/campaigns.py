@@ -21,6 +21,7 @@ from services.jobs import JobFilter
 
 if TYPE_CHECKING:
     from gql.types.assets import Asset
+    from gql.types.briefs import Brief
     from gql.types.clients import Client
     from gql.types.jobs import Job
 
@@ -126,6 +127,22 @@ class Campaign(relay.Node):
             page,
             Job.from_row,
             lambda: loaders.job_count.load((self.row.id, flt)),
+            has_previous=args.after is not None,
+        )
+
+    @strawberry.field(description="The campaign's briefs, newest first.")
+    async def briefs(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Brief, strawberry.lazy("gql.types.briefs")]]:
+        from gql.types.briefs import Brief
+
+        args = page_args(info, first, after)
+        loaders = info.context.loaders
+        page = await loaders.brief_page.load((self.row.id, args))
+        return Connection.of(
+            page,
+            Brief.from_row,
+            lambda: loaders.brief_count.load((self.row.id,)),
             has_previous=args.after is not None,
         )
 

@@ -13,10 +13,22 @@ from db.models.enums import (
     CampaignStatus,
     JobKind,
     JobStatus,
+    ShotType,
+    StoryboardStatus,
     SubJobStatus,
 )
 
-for _enum in (ApiKeyRole, AssetKind, AssetOrigin, CampaignStatus, JobKind, JobStatus, SubJobStatus):
+for _enum in (
+    ApiKeyRole,
+    AssetKind,
+    AssetOrigin,
+    CampaignStatus,
+    JobKind,
+    JobStatus,
+    ShotType,
+    StoryboardStatus,
+    SubJobStatus,
+):
     strawberry.enum(_enum)
 
 __all__ = [
@@ -26,5 +38,7 @@ __all__ = [
     "CampaignStatus",
     "JobKind",
     "JobStatus",
+    "ShotType",
+    "StoryboardStatus",
     "SubJobStatus",
 ]

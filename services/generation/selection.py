@@ -12,13 +12,16 @@ from services.generation import tasks
 from services.generation.deps import Deps
 from services.generation.error_codes import JobErrorCode
 from services.generation.faults import job_task
+from services.generation.model_steps import ModelStep, model_failed
 from services.generation.plan import campaign_images, pair_clips
 from services.generation.requests import Pair
 from services.generation.state import campaign_of, lock_job, set_job_status
 from services.pairing import CampaignBrief, ImageCandidate, PairChoice, PairingError
 
 log = logging.getLogger(__name__)
-MAX_SELECTION_ATTEMPTS = 3
+SELECTION = ModelStep(
+    "pair selection", tasks.SELECT_PAIRS, tasks.pairs_id, JobErrorCode.PAIRING_FAILED
+)
 
 
 @job_task(JobStatus.QUEUED, "pair selection", tasks.SELECT_PAIRS, tasks.pairs_id)
@@ -58,32 +61,14 @@ async def select_pairs(deps: Deps, job_id: uuid.UUID, attempt: int = 1) -> None:
     try:
         choices = await deps.selector.select(candidates, brief, num_pairs)
     except PairingError as exc:
-        await _selection_failed(deps, job_id, exc, attempt)
+        await model_failed(deps, SELECTION, job_id, exc, attempt)
         return
     except Exception:  # a bug or an unreadable image: fail the job rather than loop
         log.exception("pair selection of job %s failed", job_id)
         unexpected = PairingError("an unexpected error; the server log has the details")
-        await _selection_failed(deps, job_id, unexpected, attempt)
+        await model_failed(deps, SELECTION, job_id, unexpected, attempt)
         return
     await _store_choices(deps, job_id, choices)
-
-
-async def _selection_failed(deps: Deps, job_id: uuid.UUID, exc: PairingError, attempt: int) -> None:
-    async with deps.transaction() as session:
-        job = await lock_job(session, job_id)
-        if job is None or job.status is not JobStatus.QUEUED:
-            return
-        if exc.retryable and attempt < MAX_SELECTION_ATTEMPTS:
-            delay = exc.retry_after or deps.runtime.settings.retry_backoff_seconds * attempt
-            enqueue_after_commit(
-                session, deps.broker, tasks.SELECT_PAIRS, str(job_id), attempt + 1,
-                job_id=tasks.pairs_id(job_id, attempt + 1), defer_seconds=delay,
-            )  # fmt: skip
-            return
-        await set_job_status(
-            session, deps.broker, job, JobStatus.FAILED,
-            error=f"pair selection failed: {exc.message}", error_code=JobErrorCode.PAIRING_FAILED,
-        )  # fmt: skip
 
 
 async def _store_choices(deps: Deps, job_id: uuid.UUID, choices: list[PairChoice]) -> None:

@@ -31,7 +31,8 @@ CREATING = frozenset({SubJobStatus.SUBMITTED, SubJobStatus.PROCESSING})
 J, S = JobStatus, SubJobStatus
 # Where each status may go. A job is created `queued` (`job_created` logs that).
 JOB_TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
-    J.QUEUED: frozenset({J.RUNNING, J.AWAITING_APPROVAL, J.FAILED, J.CANCELED}),
+    # queued -> succeeded: a job without sub-jobs (a storyboard's writing) is one step
+    J.QUEUED: frozenset({J.RUNNING, J.AWAITING_APPROVAL, J.SUCCEEDED, J.FAILED, J.CANCELED}),
     J.AWAITING_APPROVAL: frozenset({J.RUNNING, J.CANCELED}),
     # running -> running: one clip is re-rendered while the others still run
     J.RUNNING: frozenset({J.RUNNING, J.COMBINING, J.SUCCEEDED, J.FAILED, J.CANCELED}),

@@ -12,6 +12,7 @@ POLL_SUB_JOB = "poll_sub_job"
 APPLY_WEBHOOK = "apply_webhook"
 SELECT_PAIRS = "select_pairs"
 COMBINE_JOB = "combine_job"
+WRITE_STORYBOARD = "write_storyboard"
 CANCEL_PREDICTIONS = "cancel_predictions"
 RECONCILE = "reconcile"
 
@@ -40,3 +41,7 @@ def combine_id(job_id: uuid.UUID, attempt: int = 1) -> str:
 
 def pairs_id(job_id: uuid.UUID, attempt: int = 1) -> str:
     return f"pairs:{job_id}" if attempt <= 1 else f"pairs:{job_id}:{attempt}"
+
+
+def writing_id(job_id: uuid.UUID, attempt: int = 1) -> str:
+    return f"storyboard:{job_id}" if attempt <= 1 else f"storyboard:{job_id}:{attempt}"

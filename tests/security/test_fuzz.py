@@ -85,6 +85,8 @@ MUTATION_GROUPS = {
     "generation": ["generateImage", "generateVideo", "generateAudio", "createVideoFromImagePairs"],
     "job_actions": ["cancelJob", "rejectJob", "approveJob", "retrySubJob", "regenerateSubJob"],
     "metrics": ["recordVideoMetrics"],
+    "briefs": ["createBrief", "parseBrief", "refineBrief", "generateStoryboard"],
+    "storyboards": ["updateScene", "addScene", "deleteScene", "reorderScenes", "regenerateScene"],
 }
 
 

@@ -1,0 +1,1 @@
+"""The creative workflow: briefs, storyboards written from them, and their scenes."""
