@@ -26,9 +26,19 @@ from services.providers.replicate import ReplicateProvider
 from services.settings import Settings
 from tests.client import GraphQLClient, decode_gid
 from tests.conftest import issue_key
+from tests.creative.workflow import CREATE_BRIEF, write_storyboard
 from tests.fakes.replicate import FakeModel, FakeReplicate, new_webhook_secret, sign_webhook
 from tests.fakes.server import serve_app
-from tests.jobs import CANCEL, GENERATE_IMAGE, GENERATE_VIDEO, PAIR_VIDEO, job, launch, wait_for_job
+from tests.jobs import (
+    CANCEL,
+    GENERATE_IMAGE,
+    GENERATE_VIDEO,
+    JOB_FIELDS,
+    PAIR_VIDEO,
+    job,
+    launch,
+    wait_for_job,
+)
 from tests.rates import UNLIMITED_RATES
 from tests.samples import Samples
 
@@ -457,3 +467,37 @@ async def test_a_bug_while_following_a_prediction_fails_after_the_attempts(
     reports = [r for r in caplog.records if r.name == "services.generation.faults"]
     assert [bool(r.exc_info) for r in reports] == [True] + [False] * (settings.max_attempts - 1)
     assert not [r for r in caplog.records if r.name.startswith("arq") and r.exc_info]
+
+
+async def test_storyboard_renders_through_replicate(
+    client: GraphQLClient, app: Starlette, fake: FakeReplicate, samples: Samples, tmp_path: Path
+) -> None:
+    fake.add_model("meta/musicgen", FakeModel(mode="timed", duration=0.05,
+                                              files={"bed.wav": samples.wav}))  # fmt: skip
+    campaign = await _campaign_with_images(client, samples, 1)
+    created = await client.mutate(CREATE_BRIEF, {"input": {
+        "campaignId": campaign, "product": "Aurora", "durationSeconds": 8,
+        "musicStyle": "warm lo-fi beat",
+    }})  # fmt: skip
+    _, board = await write_storyboard(client, app, created["brief"]["id"])
+    scenes = board["scenes"]
+    assert [s["durationSeconds"] for s in scenes] == [4, 4]
+    approve = f"""mutation($input: ApproveStoryboardInput!) {{ approveStoryboard(input: $input) {{
+      __typename ... on StoryboardRenderPayload {{ job {{ {JOB_FIELDS} }} }}
+      ... on Error {{ code message }} }} }}"""
+    payload = await client.mutate(
+        approve, {"input": {"storyboardId": board["id"], "expectedVersion": 1}}
+    )
+    assert payload["__typename"] == "StoryboardRenderPayload", payload
+    done = await wait_for_job(client, app, payload["job"]["id"])
+    assert done["status"] == "SUCCEEDED", (done["error"], [s["error"] for s in done["subJobs"]])
+    clips = _creates(fake, VIDEO_MODEL)
+    assert [c.body["input"]["duration"] for c in clips] == [4, 4]
+    assert all(c.body["input"]["image"].startswith("http") for c in clips)  # a signed URL
+    (music,) = _creates(fake, "meta/musicgen")
+    assert music.body["input"]["prompt"] == "warm lo-fi beat"
+    assert music.body["input"]["duration"] == 8
+    response = await client.http.get(done["outputAsset"]["url"])
+    (tmp_path / "ad.mp4").write_bytes(response.content)
+    info = await probe(tmp_path / "ad.mp4", use_ffprobe=True)
+    assert info.has_video and info.has_audio

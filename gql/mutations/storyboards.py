@@ -14,11 +14,13 @@ from gql import ids
 from gql.context import Info
 from gql.mutations.base import mutate, mutate_with_writer
 from gql.types.errors import UserError
+from gql.types.jobs import Job
 from gql.types.storyboards import Storyboard
-from services.creative import editing
+from services.creative import editing, rendering
 from services.creative.editing import SceneChanges, SceneRewrite
 from services.creative.parts import SceneDraft
 from services.creative.writer import CreativeWriter
+from services.rate_limits import Limit
 from services.viewer import Viewer
 
 VERSION = "The storyboard's `version` this edit was made on; another is refused (CONFLICT)."
@@ -103,12 +105,32 @@ class RegenerateSceneInput:
     feedback: str = strawberry.field(description="What to change, in plain words.")
 
 
+@strawberry.input
+class ApproveStoryboardInput:
+    storyboard_id: strawberry.ID
+    expected_version: int = strawberry.field(
+        description="The version you approve; another is refused (CONFLICT)."
+    )
+
+
+@strawberry.type
+class StoryboardRenderPayload:
+    storyboard: Storyboard = strawberry.field(description="Now read-only: rendering.")
+    job: Job = strawberry.field(
+        description="Renders it: a sub-job per scene image, clip and "
+        "the music bed, then the combined video."
+    )
+
+
 @strawberry.type
 class StoryboardPayload:
     storyboard: Storyboard = strawberry.field(description="At its new version.")
 
 
 StoryboardResult = Annotated[StoryboardPayload | UserError, strawberry.union("StoryboardResult")]
+StoryboardRenderResult = Annotated[
+    StoryboardRenderPayload | UserError, strawberry.union("StoryboardRenderResult")
+]
 
 
 def _scene_id(value: strawberry.ID) -> uuid.UUID:
@@ -189,3 +211,22 @@ class StoryboardMutations:
             return StoryboardPayload(storyboard=Storyboard.from_row(board))
 
         return await mutate_with_writer(info, prepare, write, store)
+
+    @strawberry.mutation(
+        description="Approve a draft storyboard and render it: what it costs is charged to "
+        "the campaign's budget, and the storyboard cannot change from here on."
+    )
+    async def approve_storyboard(
+        self, info: Info, input: ApproveStoryboardInput
+    ) -> StoryboardRenderResult:
+        async def work(session: AsyncSession, viewer: Viewer) -> StoryboardRenderPayload:
+            await info.context.check_rate(Limit.VIDEOS)
+            board, job = await rendering.approve_storyboard(
+                session, info.context.broker, viewer, _storyboard_id(input.storyboard_id),
+                input.expected_version, info.context.runtime.settings.generation_provider,
+            )  # fmt: skip
+            return StoryboardRenderPayload(
+                storyboard=Storyboard.from_row(board), job=Job.from_row(job)
+            )
+
+        return await mutate(info, work)

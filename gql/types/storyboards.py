@@ -21,6 +21,7 @@ from gql.types.node import ID_DESCRIPTION, global_id, parse_uuid, resolve_owned
 if TYPE_CHECKING:
     from gql.types.assets import Asset
     from gql.types.briefs import Brief
+    from gql.types.jobs import Job
 
 
 async def _assets(info: Info, ids: Iterable[str]) -> list[Asset]:
@@ -178,6 +179,15 @@ class Storyboard(relay.Node):
         row = await info.context.loaders.brief.load(self.row.brief_id)
         assert row is not None
         return Brief.from_row(row)
+
+    @strawberry.field(description="The job rendering it; null until it is approved.")
+    async def job(self, info: Info) -> Annotated[Job, strawberry.lazy("gql.types.jobs")] | None:
+        from gql.types.jobs import Job
+
+        if self.row.render_job_id is None:
+            return None
+        row = await info.context.loaders.job.load(self.row.render_job_id)
+        return Job.from_row(row) if row is not None else None
 
     @strawberry.field(description="The current version's scenes, in order.")
     async def scenes(self, info: Info) -> list[Scene]:

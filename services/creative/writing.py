@@ -7,7 +7,9 @@ import uuid
 
 from db.models import Brief, Job, JobStatus
 from services.creative.parts import BriefParts, SceneDraft
+from services.creative.rendering import start_render
 from services.creative.storyboards import store_storyboard, story_context
+from services.errors import BudgetExceeded
 from services.generation import tasks
 from services.generation.deps import Deps
 from services.generation.error_codes import JobErrorCode
@@ -58,6 +60,12 @@ async def _store(deps: Deps, job_id: uuid.UUID, drafts: list[SceneDraft], writer
             return
         parts = BriefParts.from_json(brief.parts)
         board = await store_storyboard(session, job, brief, parts, drafts, writer)
+        if brief.auto_approve:
+            provider = deps.runtime.settings.generation_provider
+            try:  # refused before it writes anything: the storyboard stays a draft
+                await start_render(session, deps.broker, board, board.version, provider)
+            except BudgetExceeded as exc:
+                board.notes = [*board.notes, f"Not rendered: {exc.message}."]
         job.params = {**job.params, "storyboardId": str(board.id)}
         data = {
             "briefId": str(brief.id),

@@ -1,4 +1,5 @@
-"""The pair job's last step: join the clips (and the audio track) into the final video."""
+"""The last step of a pair or storyboard job: join the clips (and the audio track or
+music bed) into the final video."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import asyncio
 import shutil
 import uuid
 
-from db.models import Asset, AssetOrigin, Job, JobStatus, SubJobStatus
+from db.models import Asset, AssetOrigin, Job, JobKind, JobStatus, SubJobStatus
 from services import assets
+from services.creative.rendering import mark_rendered
 from services.errors import ServiceError
 from services.generation import tasks
 from services.generation.deps import Deps
@@ -33,16 +35,19 @@ async def combine_job(deps: Deps, job_id: uuid.UUID, attempt: int = 1) -> None:
         job = await session.get(Job, job_id)
         if job is None or job.status is not JobStatus.COMBINING:
             return
-        subs = await sub_jobs_of(session, job.id)
-        clips = []
-        for sub in subs:
+        outputs: dict[str, list[Asset]] = {"clip": [], "music": []}
+        for sub in await sub_jobs_of(session, job.id):
             asset = await session.get(Asset, sub.output_asset_id) if sub.output_asset_id else None
             if sub.status is not SubJobStatus.SUCCEEDED or asset is None:
                 return
-            clips.append(storage.path(asset.storage_key))
+            role = str(sub.input.get("role", "clip"))  # a pair job's are all clips
+            if role in outputs:  # a scene's start image went into its clip
+                outputs[role].append(asset)
+        clips = [storage.path(a.storage_key) for a in outputs["clip"]]
         audio_id = job.params.get("audioAssetId")
         audio = await session.get(Asset, uuid.UUID(audio_id)) if audio_id else None
-        transition = str(job.params.get("transition") or "none")
+        audio = outputs["music"][0] if outputs["music"] else audio
+        transitions = job.params.get("transitions") or str(job.params.get("transition") or "none")
         fps = int(job.params.get("fps") or 24)
     work = storage.tmp / f"combine-{job_id}-{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
@@ -61,10 +66,11 @@ async def combine_job(deps: Deps, job_id: uuid.UUID, attempt: int = 1) -> None:
                     result = await combine_clips(
                         work / "final.mp4",
                         clips,
-                        transition=transition,
-                        transition_duration=TRANSITION_SECONDS if transition != "none" else 0,
+                        transition=transitions,
+                        transition_duration=TRANSITION_SECONDS,
                         fps=fps,
                         audio=storage.path(audio.storage_key) if audio else None,
+                        loop_audio=bool(outputs["music"]),  # a bed lasts the whole video
                         on_progress=progress,
                     )
             except TimeoutError:
@@ -101,6 +107,8 @@ async def _store(deps: Deps, job_id: uuid.UUID, inspected: assets.Inspected, met
             job_id=job.id,
         )
         job.output_asset_id = asset.id
+        if job.kind is JobKind.STORYBOARD:
+            await mark_rendered(session, job)
         await set_job_status(
             session, deps.broker, job, JobStatus.SUCCEEDED,
             message=f"video ready ({method.replace('_', ' ')})", data={"combine": method},

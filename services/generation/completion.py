@@ -23,6 +23,9 @@ from services.generation.state import (
 )
 from services.settings import Settings
 
+COMBINED = frozenset({JobKind.PAIR_VIDEO, JobKind.STORYBOARD})
+"""Jobs whose sub-jobs' outputs are joined into one video when all have succeeded."""
+
 
 async def retry_or_fail(
     core: Core,
@@ -123,7 +126,7 @@ async def after_sub_job(session: AsyncSession, core: Core, job: Job) -> None:
     if any(s.status not in SUB_FINAL for s in subs):
         return
     failed = [s for s in subs if s.status is not SubJobStatus.SUCCEEDED]
-    if job.kind is JobKind.PAIR_VIDEO:
+    if job.kind in COMBINED:
         if not failed:
             await set_job_status(
                 session, broker, job, JobStatus.COMBINING, message="combining the clips"
@@ -135,8 +138,8 @@ async def after_sub_job(session: AsyncSession, core: Core, job: Job) -> None:
         first = failed[0]
         await set_job_status(
             session, broker, job, JobStatus.FAILED, error_code=JobErrorCode.SUBJOBS_FAILED,
-            error=f"{len(failed)} of {len(subs)} clips failed (#{first.index + 1}: {first.error}); "
-            "retry them to finish the video",
+            error=f"{len(failed)} of {len(subs)} sub-jobs failed "
+            f"(#{first.index + 1}: {first.error}); retry them to finish the video",
         )  # fmt: skip
         return
     last = subs[-1]

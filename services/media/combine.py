@@ -2,8 +2,9 @@
 to one size and frame rate with hard cuts or xfade transitions, optionally under a
 music track.
 
-Audio: a given `audio` track replaces the clips' own sound. It is cut to the video's
-length with a short fade-out; a shorter track is not looped, it simply ends early.
+Audio: a given `audio` track replaces the clips' own sound. It fades in, and fades out
+by the video's end (where it is cut) or by its own; a shorter track ends early, unless
+`loop_audio` plays it again to the video's end.
 Without `audio`, clips' own sound is kept (silence for clips without any) and
 crossfaded along with the picture.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -42,6 +44,7 @@ AUDIO_RATE = 48_000
 DEFAULT_FPS = Fraction(30)  # when the first clip declares no frame rate
 SILENCE = f"anullsrc=r={AUDIO_RATE}:cl=stereo"
 MAX_MUSIC_FADE = 1.0
+MUSIC_FADE_IN = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,22 +59,29 @@ async def combine_clips(
     dest: Path,
     clips: list[Path],
     *,
-    transition: str = "none",
+    transition: str | Sequence[str] = "none",
     transition_duration: float = 0.5,
     width: int | None = None,
     height: int | None = None,
     fps: int | None = None,
     audio: Path | None = None,
+    loop_audio: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> CombineResult:
-    """Write `clips`, in order, to `dest` (an .mp4). Raises ValueError for bad arguments
-    and MediaError when a clip cannot be read or ffmpeg fails."""
+    """Write `clips`, in order, to `dest` (an .mp4). `transition` is one for every join,
+    or one per join ("none": a cut). `loop_audio`: a track shorter than the video plays
+    again until it ends. Raises ValueError for bad arguments and MediaError when a clip
+    cannot be read or ffmpeg fails."""
     if not clips:
         raise ValueError("no clips to combine")
-    if transition not in TRANSITIONS:
-        raise ValueError(
-            f"unknown transition {transition!r}; expected one of {', '.join(TRANSITIONS)}"
-        )
+    joins = [transition] * (len(clips) - 1) if isinstance(transition, str) else list(transition)
+    if len(joins) != len(clips) - 1:
+        raise ValueError(f"{len(clips)} clips take {len(clips) - 1} transitions, not {len(joins)}")
+    for name in joins:
+        if name not in TRANSITIONS:
+            raise ValueError(
+                f"unknown transition {name!r}; expected one of {', '.join(TRANSITIONS)}"
+            )
     for name, side in (("width", width), ("height", height)):
         if side is not None and (side <= 0 or side % 2):
             raise ValueError(f"{name} must be a positive even number, got {side}")
@@ -85,9 +95,9 @@ async def combine_clips(
     assert first is not None  # inspect_clip insists on a video stream by default
     resize = (width not in (None, first.width)) or (height not in (None, first.height))
     refps = fps is not None and first.frame_rate != fps
-    cuts_only = transition == "none" or len(infos) == 1
+    cuts_only = all(name == "none" for name in joins)
     if cuts_only and not resize and not refps and _copyable(infos, music is not None):
-        await _stream_copy(dest, infos, music, on_progress)
+        await _stream_copy(dest, infos, music, loop_audio, on_progress)
         method: Literal["stream_copy", "reencode"] = "stream_copy"
     else:
         target = _Target(
@@ -95,7 +105,9 @@ async def combine_clips(
             height=height or first.height - first.height % 2,
             fps=Fraction(fps) if fps is not None else first.frame_rate or DEFAULT_FPS,
         )
-        await _reencode(dest, infos, target, transition, transition_duration, music, on_progress)
+        await _reencode(
+            dest, infos, target, joins, transition_duration, music, loop_audio, on_progress
+        )
         method = "reencode"
     out = await inspect_clip(dest)
     assert out.video is not None
@@ -121,7 +133,11 @@ def _copyable(infos: list[ClipInfo], drop_audio: bool) -> bool:
 
 
 async def _stream_copy(
-    dest: Path, infos: list[ClipInfo], music: ClipInfo | None, on_progress: ProgressCallback | None
+    dest: Path,
+    infos: list[ClipInfo],
+    music: ClipInfo | None,
+    loop_audio: bool,
+    on_progress: ProgressCallback | None,
 ) -> None:
     total = sum(i.duration for i in infos)
     with tempfile.TemporaryDirectory(prefix="reelgraph-concat-") as tmpdir:
@@ -132,7 +148,7 @@ async def _stream_copy(
             if music is None:
                 out = ffmpeg.output(joined, str(tmp), c="copy", movflags="+faststart")
             else:
-                track = _music(_Sources().file(music.path), music, total)
+                track = _music(_Sources().music(music.path, loop_audio), music, total, loop_audio)
                 out = ffmpeg.output(
                     joined.video, track, str(tmp), vcodec="copy", movflags="+faststart",
                     **_audio_codec(),
@@ -161,13 +177,14 @@ async def _reencode(
     dest: Path,
     infos: list[ClipInfo],
     target: _Target,
-    transition: str,
+    joins: list[str],
     transition_duration: float,
     music: ClipInfo | None,
+    loop_audio: bool,
     on_progress: ProgressCallback | None,
 ) -> None:
-    frames, fade = _frame_plan(infos, target.fps, transition, transition_duration)
-    total_frames = sum(frames) - fade * (len(infos) - 1)
+    frames, fades = _frame_plan(infos, target.fps, joins, transition_duration)
+    total_frames = sum(frames) - sum(fades)
     total = Fraction(total_frames) / target.fps
     keep_audio = music is None and any(i.audio is not None for i in infos)
     sources = _Sources()
@@ -180,8 +197,8 @@ async def _reencode(
         for info, node, n in zip(infos, nodes, frames, strict=True):
             sound = node.audio if info.audio is not None else sources.lavfi(SILENCE).audio
             sounds.append(_normalise_audio(sound, n / target.fps))
-    if fade:
-        video, sound = _join_with_transitions(videos, sounds, frames, fade, transition, target.fps)
+    if any(fades):
+        video, sound = _join_with_transitions(videos, sounds, frames, fades, joins, target.fps)
     else:
         video, sound = _join_with_cuts(videos, sounds)
     # Cut in the graph, not with -frames:v, which would also stop the audio short.
@@ -189,7 +206,9 @@ async def _reencode(
     if sound is not None:
         streams.append(sound)
     elif music is not None:
-        streams.append(_music(sources.file(music.path), music, float(total)))
+        streams.append(
+            _music(sources.music(music.path, loop_audio), music, float(total), loop_audio)
+        )
     options: dict[str, Any] = {**VIDEO_OPTIONS, "pix_fmt": "yuv420p", "r": str(target.fps)}
     if len(streams) > 1:
         options.update(_audio_codec())
@@ -199,13 +218,13 @@ async def _reencode(
 
 
 def _frame_plan(
-    infos: list[ClipInfo], fps: Fraction, transition: str, transition_duration: float
-) -> tuple[list[int], int]:
-    """Each clip's length and the overlap in whole frames, so every transition starts on
-    a frame and the output length is exact."""
+    infos: list[ClipInfo], fps: Fraction, joins: list[str], transition_duration: float
+) -> tuple[list[int], list[int]]:
+    """Each clip's length and each join's overlap (0 for a cut) in whole frames, so every
+    transition starts on a frame and the output length is exact."""
     frames = [max(1, round(i.duration * fps)) for i in infos]
-    if transition == "none" or len(infos) == 1:
-        return frames, 0
+    if all(name == "none" for name in joins):
+        return frames, [0] * len(joins)
     if transition_duration <= 0:
         raise ValueError("transition_duration must be positive")
     fade = max(1, round(transition_duration * fps))
@@ -214,30 +233,37 @@ def _frame_plan(
             f"transition_duration {transition_duration}s is not shorter than the "
             f"shortest clip ({float(min(frames) / fps):.3f}s)"
         )
-    return frames, fade
+    return frames, [0 if name == "none" else fade for name in joins]
 
 
 def _join_with_transitions(
     videos: list[Any],
     sounds: list[Any],
     frames: list[int],
-    fade: int,
-    transition: str,
+    fades: list[int],
+    joins: list[str],
     fps: Fraction,
 ) -> tuple[Any, Any | None]:
-    """Chain xfade (and acrossfade for sound): the k-th transition starts `fade` frames
-    before the end of everything joined so far."""
+    """Chain the joins: the k-th transition (xfade, and acrossfade for sound) starts its
+    `fades[k]` frames before the end of everything joined so far; a cut concatenates."""
     video = videos[0]
     sound = sounds[0] if sounds else None
-    fade_seconds = _seconds(fade / fps)
     elapsed = frames[0]
     for k in range(1, len(videos)):
-        offset = _seconds(Fraction(elapsed - fade) / fps)
-        video = ffmpeg.filter(
-            [video, videos[k]], "xfade", transition=transition, duration=fade_seconds, offset=offset
-        )
-        if sound is not None:
-            sound = ffmpeg.filter([sound, sounds[k]], "acrossfade", d=fade_seconds)
+        fade = fades[k - 1]
+        if fade == 0:
+            video = ffmpeg.concat(video, videos[k], v=1, a=0)
+            if sound is not None:
+                sound = ffmpeg.concat(sound, sounds[k], v=0, a=1)
+        else:
+            fade_seconds = _seconds(fade / fps)
+            offset = _seconds(Fraction(elapsed - fade) / fps)
+            video = ffmpeg.filter(
+                [video, videos[k]], "xfade", transition=joins[k - 1], duration=fade_seconds,
+                offset=offset,
+            )  # fmt: skip
+            if sound is not None:
+                sound = ffmpeg.filter([sound, sounds[k]], "acrossfade", d=fade_seconds)
         elapsed += frames[k] - fade
     return video, sound
 
@@ -268,6 +294,17 @@ class _Sources:
             folder, _, base = name.rpartition("/")
             name = f"{folder}/{'./' * repeat}{base}"
         return ffmpeg.input(name)
+
+    def music(self, path: Path, loop: bool) -> Any:
+        """A music track's input; looped (played again from the start) when asked."""
+        if not loop:
+            return self.file(path)
+        name = str(path.resolve())
+        repeat = self._count(name)
+        if repeat:
+            folder, _, base = name.rpartition("/")
+            name = f"{folder}/{'./' * repeat}{base}"
+        return ffmpeg.input(name, stream_loop=-1)
 
     def lavfi(self, graph: str) -> Any:
         return ffmpeg.input(graph + ",anull" * self._count(graph), f="lavfi")
@@ -306,14 +343,18 @@ def _normalise_audio(source: Any, seconds: Fraction) -> Any:
     )
 
 
-def _music(source: Any, music: ClipInfo, video_seconds: float) -> Any:
-    track = source.audio.filter("asetpts", "PTS-STARTPTS")
-    if music.duration > video_seconds:
-        fade = min(MAX_MUSIC_FADE, video_seconds / 4)
-        track = track.filter("atrim", duration=_seconds(video_seconds)).filter(
-            "afade", t="out", st=_seconds(video_seconds - fade), d=_seconds(fade)
-        )
-    return track
+def _music(source: Any, music: ClipInfo, video_seconds: float, looped: bool = False) -> Any:
+    """The track under the video: faded in, and faded out by the video's end or by its own,
+    whichever comes first, so that it never stops mid-note. A looped track lasts as long
+    as the video."""
+    length = video_seconds if looped else min(music.duration, video_seconds)
+    fade = min(MAX_MUSIC_FADE, length / 4)
+    return (
+        source.audio.filter("asetpts", "PTS-STARTPTS")
+        .filter("atrim", duration=_seconds(length))
+        .filter("afade", t="in", st=0, d=_seconds(min(MUSIC_FADE_IN, length / 4)))
+        .filter("afade", t="out", st=_seconds(length - fade), d=_seconds(fade))
+    )
 
 
 def _audio_codec() -> dict[str, Any]:

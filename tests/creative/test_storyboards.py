@@ -12,7 +12,8 @@ from starlette.applications import Starlette
 
 from services import catalog
 from services.creative.durations import allowed
-from tests.client import GraphQLClient
+from tests.client import GraphQLClient, decode_gid
+from tests.conftest import issue_key
 from tests.creative.workflow import (
     ADD_SCENE,
     CREATE_BRIEF,
@@ -242,9 +243,6 @@ async def test_concurrent_edits_of_one_version_one_wins(
 async def test_other_tenants_cannot_read_or_edit(
     tenant: GraphQLClient, admin: GraphQLClient, app: Starlette, campaign: str, runtime: Any
 ) -> None:
-    from tests.client import decode_gid
-    from tests.conftest import issue_key
-
     brief = await parsed_brief(tenant, campaign)
     _, board = await write_storyboard(tenant, app, brief["id"])
     other_client = await admin.create_client("Someone else")

@@ -86,7 +86,14 @@ MUTATION_GROUPS = {
     "job_actions": ["cancelJob", "rejectJob", "approveJob", "retrySubJob", "regenerateSubJob"],
     "metrics": ["recordVideoMetrics"],
     "briefs": ["createBrief", "parseBrief", "refineBrief", "generateStoryboard"],
-    "storyboards": ["updateScene", "addScene", "deleteScene", "reorderScenes", "regenerateScene"],
+    "storyboards": [
+        "updateScene",
+        "addScene",
+        "deleteScene",
+        "reorderScenes",
+        "regenerateScene",
+        "approveStoryboard",
+    ],
 }
 
 
