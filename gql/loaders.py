@@ -177,6 +177,9 @@ class Loaders:
         self.job_events: DataLoader[tuple[uuid.UUID, int, int], list[JobEvent]] = _grouped(
             factory, _split, job_events
         )
+        self.renditions: DataLoader[tuple[uuid.UUID], list[AssetRow]] = _grouped(
+            factory, _split, lambda s, ids, _: assets.renditions_of(s, ids)
+        )
         self.brief: DataLoader[uuid.UUID, Brief | None] = _by_id(factory, briefs.load_briefs)
         self.storyboard: DataLoader[uuid.UUID, Storyboard | None] = _by_id(
             factory, storyboards.load_storyboards

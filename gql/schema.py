@@ -20,6 +20,7 @@ from gql.mutations.assets import AssetMutations
 from gql.mutations.briefs import BriefMutations
 from gql.mutations.campaigns import CampaignMutations
 from gql.mutations.clients import ClientMutations
+from gql.mutations.exports import ExportMutations
 from gql.mutations.generation import GenerationMutations
 from gql.mutations.metrics import MetricsMutations
 from gql.mutations.storyboards import StoryboardMutations
@@ -46,6 +47,7 @@ class Mutation(
     MetricsMutations,
     BriefMutations,
     StoryboardMutations,
+    ExportMutations,
 ):
     pass
 

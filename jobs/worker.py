@@ -19,7 +19,16 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
 
 from services.creative import writing
-from services.generation import combining, maintenance, polling, selection, submit, tasks, webhooks
+from services.generation import (
+    combining,
+    exports,
+    maintenance,
+    polling,
+    selection,
+    submit,
+    tasks,
+    webhooks,
+)
 from services.generation.deps import Deps, build_deps
 from services.generation.liveness import COMBINE, Liveness
 from services.queue.arq_broker import ArqBroker
@@ -65,6 +74,10 @@ async def write_storyboard(ctx: Ctx, job_id: str, attempt: int = 1) -> None:
     await writing.write_storyboard(_deps(ctx), uuid.UUID(job_id), attempt)
 
 
+async def export_video(ctx: Ctx, job_id: str, attempt: int = 1) -> None:
+    await exports.export_renditions(_deps(ctx), uuid.UUID(job_id), attempt)
+
+
 async def combine_job(ctx: Ctx, job_id: str, attempt: int = 1) -> None:
     liveness = _liveness(ctx)
     if liveness is None:
@@ -88,6 +101,7 @@ FUNCTIONS: list[Any] = [
     apply_webhook,
     select_pairs,
     write_storyboard,
+    export_video,
     combine_job,
     cancel_predictions,
     reconcile,
@@ -98,6 +112,7 @@ assert {f.__name__ for f in FUNCTIONS} >= {
     tasks.APPLY_WEBHOOK,
     tasks.SELECT_PAIRS,
     tasks.WRITE_STORYBOARD,
+    tasks.EXPORT_VIDEO,
     tasks.COMBINE_JOB,
     tasks.CANCEL_PREDICTIONS,
     tasks.RECONCILE,

@@ -60,6 +60,10 @@ class AssetRow(Protocol):
     @property
     def sub_job_id(self) -> uuid.UUID | None: ...
     @property
+    def source_asset_id(self) -> uuid.UUID | None: ...
+    @property
+    def rendition(self) -> str | None: ...
+    @property
     def created_at(self) -> datetime: ...
 
 
@@ -281,3 +285,15 @@ async def delete_asset(session: AsyncSession, viewer: Viewer, asset_id: uuid.UUI
 
 async def referenced_storage_keys(session: AsyncSession) -> set[str]:
     return set(await session.scalars(select(Asset.storage_key).distinct()))
+
+
+async def renditions_of(
+    session: AsyncSession, asset_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[AssetRow]]:
+    """Each video's renditions (exportVideo), oldest first."""
+    out: dict[uuid.UUID, list[AssetRow]] = {i: [] for i in asset_ids}
+    rows = await ASSET_COLUMNS.where(session, Asset.source_asset_id.in_(asset_ids))
+    for row in sorted(rows, key=lambda r: (r.created_at, r.id)):
+        if row.source_asset_id is not None:
+            out[row.source_asset_id].append(row)
+    return out

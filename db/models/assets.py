@@ -18,6 +18,7 @@ class Asset(UUIDPrimaryKey, Base):
         Index("ix_assets_campaign_created", "campaign_id", "created_at", "id"),
         Index("ix_assets_client_created", "client_id", "created_at", "id"),
         Index("ix_assets_sha256", "sha256"),
+        Index("ix_assets_source_created", "source_asset_id", "created_at", "id"),
     )
 
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
@@ -38,4 +39,9 @@ class Asset(UUIDPrimaryKey, Base):
     sub_job_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("sub_jobs.id", ondelete="SET NULL")
     )
+    # a rendition (exportVideo): the video it was made from, and which one it is
+    source_asset_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("assets.id", ondelete="SET NULL")
+    )
+    rendition: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -32,6 +32,7 @@ class JobKind(enum.StrEnum):
     PAIR_VIDEO = "pair_video"
     STORYBOARD = "storyboard"  # an approved storyboard rendered: a clip per scene, combined
     STORYBOARD_WRITING = "storyboard_writing"  # a storyboard written from a brief
+    EXPORT = "export"  # renditions of a video
 
 
 class JobStatus(enum.StrEnum):

@@ -35,6 +35,10 @@ class Asset(relay.Node):
     url: str = strawberry.field(
         description="Signed download URL (expires; supports HTTP Range for seeking video)."
     )
+    rendition: str | None = strawberry.field(
+        description='Which rendition of its `source` this is ("720p", "9:16 crop"); null '
+        "for an original."
+    )
     row: strawberry.Private[AssetRow]
 
     @classmethod
@@ -81,6 +85,7 @@ class Asset(relay.Node):
             duration_seconds=row.duration_seconds,
             created_at=row.created_at,
             url=url,
+            rendition=row.rendition,
             row=row,
         )
 
@@ -119,6 +124,19 @@ class Asset(relay.Node):
         found = await info.context.loaders.asset_metrics.load((self.row.id, period_of(period)))
         return [VideoMetric.of(m) for m in found]
 
+    @strawberry.field(description="The video this rendition was made from; null for an original.")
+    async def source(self, info: Info) -> Asset | None:
+        if self.row.source_asset_id is None:
+            return None
+        row = await info.context.loaders.asset.load(self.row.source_asset_id)
+        return Asset.of(info, row) if row is not None else None
+
+    @strawberry.field(description="Renditions made of this video (exportVideo), oldest first.")
+    async def renditions(self, info: Info) -> list[Asset]:
+        rows = await info.context.loaders.renditions.load((self.row.id,))
+        convert = Asset.signed(info)
+        return [convert(r) for r in rows]
+
     @strawberry.field
     async def client(self, info: Info) -> Annotated[Client, strawberry.lazy("gql.types.clients")]:
         from gql.types.clients import Client
@@ -147,4 +165,7 @@ _COLUMNS_OF: dict[str, tuple[str, ...]] = {
     "height": ("height",),
     "durationSeconds": ("duration_seconds",),
     "createdAt": ("created_at",),
+    "rendition": ("rendition",),
+    "source": ("source_asset_id",),
+    "renditions": (),
 }

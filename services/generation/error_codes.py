@@ -23,6 +23,7 @@ class JobErrorCode(enum.StrEnum):
     PAIRING_FAILED = "PAIRING_FAILED"  # the image pairs could not be chosen
     COMBINE_FAILED = "COMBINE_FAILED"  # the clips could not be joined
     WRITING_FAILED = "WRITING_FAILED"  # the storyboard could not be written
+    EXPORT_FAILED = "EXPORT_FAILED"  # a rendition could not be made
     # Either: an unexpected error (a bug) on every attempt; the server log has the details
     INTERNAL_ERROR = "INTERNAL_ERROR"
 

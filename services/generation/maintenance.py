@@ -177,6 +177,11 @@ async def reconcile(deps: Deps, liveness: Liveness | None = None) -> int:
                     tasks.SELECT_PAIRS, str(job.id), job_id=tasks.pairs_id(job.id)
                 )
                 enqueued += 1
+            elif job.kind is JobKind.EXPORT:
+                await deps.broker.enqueue(
+                    tasks.EXPORT_VIDEO, str(job.id), job_id=tasks.export_id(job.id)
+                )
+                enqueued += 1
             elif job.kind is JobKind.STORYBOARD_WRITING:
                 await deps.broker.enqueue(
                     tasks.WRITE_STORYBOARD, str(job.id), job_id=tasks.writing_id(job.id)

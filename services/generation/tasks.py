@@ -13,6 +13,7 @@ APPLY_WEBHOOK = "apply_webhook"
 SELECT_PAIRS = "select_pairs"
 COMBINE_JOB = "combine_job"
 WRITE_STORYBOARD = "write_storyboard"
+EXPORT_VIDEO = "export_video"
 CANCEL_PREDICTIONS = "cancel_predictions"
 RECONCILE = "reconcile"
 
@@ -45,3 +46,7 @@ def pairs_id(job_id: uuid.UUID, attempt: int = 1) -> str:
 
 def writing_id(job_id: uuid.UUID, attempt: int = 1) -> str:
     return f"storyboard:{job_id}" if attempt <= 1 else f"storyboard:{job_id}:{attempt}"
+
+
+def export_id(job_id: uuid.UUID, attempt: int = 1) -> str:
+    return f"export:{job_id}" if attempt <= 1 else f"export:{job_id}:{attempt}"

@@ -81,7 +81,7 @@ QUERY_GROUPS = {"queries": ["node", "viewer", "models", "estimateCost", "clients
 MUTATION_GROUPS = {
     "clients": ["createClient", "updateClient", "deleteClient"],
     "campaigns": ["createCampaign", "updateCampaign", "deleteCampaign"],
-    "assets": ["uploadAsset", "deleteAsset", "createAssetsFromUrls"],
+    "assets": ["uploadAsset", "deleteAsset", "createAssetsFromUrls", "exportVideo"],
     "generation": ["generateImage", "generateVideo", "generateAudio", "createVideoFromImagePairs"],
     "job_actions": ["cancelJob", "rejectJob", "approveJob", "retrySubJob", "regenerateSubJob"],
     "metrics": ["recordVideoMetrics"],
