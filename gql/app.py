@@ -26,7 +26,7 @@ from gql.live.hub import Hub
 from gql.live.live_event import LiveEvent
 from gql.rate_limit import RateLimitMiddleware
 from gql.request_id import RequestIdMiddleware
-from gql.routes import health, media
+from gql.routes import health, media, thumbnail
 from gql.schema import build_schema
 from gql.view import GraphQLView
 from gql.webhooks import replicate_webhook
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", view),  # the view answers other methods: 405 in JSON
             WebSocketRoute("/graphql", view),
             Route("/media/{asset_id}", media, methods=["GET", "HEAD"]),
+            Route("/media/{asset_id}/thumbnail", thumbnail, methods=["GET", "HEAD"]),
             Route("/webhooks/replicate", replicate_webhook, methods=["POST"]),
             Route("/healthz", health),
             *dashboard_routes,
@@ -147,6 +148,15 @@ async def _stop_worker(worker: object, task: asyncio.Task[None]) -> None:
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
     close = getattr(worker, "close", None)
-    if close is not None:
-        with contextlib.suppress(Exception):
-            await close()
+    if close is None:
+        return
+    try:
+        await close()
+    except asyncio.CancelledError:
+        # arq's close() cancels the jobs still running and gathers them, so a job cut
+        # short raises here; only a cancel of this shutdown itself goes on up
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+    except Exception:  # noqa: S110 - the worker is going away either way
+        pass
