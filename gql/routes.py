@@ -82,6 +82,35 @@ async def media(request: Request) -> Response:
     )
 
 
+async def thumbnail(request: Request) -> Response:
+    """Serve an asset's thumbnail; its URL is the asset's own, signed alike."""
+    runtime = _runtime(request)
+    try:
+        asset_id = uuid.UUID(request.path_params["asset_id"])
+        expires = int(request.query_params.get("expires", ""))
+    except ValueError:
+        return _refusal("Not found", 404)
+    if not runtime.signer.verify(asset_id, expires, request.query_params.get("sig", "")):
+        return _refusal("This link is invalid or has expired.", 403)
+    async with runtime.session_factory() as session:
+        asset = await session.get(Asset, asset_id)
+    key = asset.thumbnail_key if asset else None
+    path = runtime.storage.path(key) if key else None
+    if asset is None or path is None or not path.exists():
+        return _refusal("Not found", 404)
+    mime = asset.thumbnail_mime or "application/octet-stream"
+    return FileResponse(
+        path,
+        media_type=mime,
+        headers={
+            **MEDIA_HEADERS,
+            "Content-Disposition": content_disposition(f"thumbnail-{asset.filename}", mime),
+            "Cache-Control": "private, max-age=3600",
+            "ETag": f'"{key}"',
+        },
+    )
+
+
 async def health(request: Request) -> Response:
     """`ok`, or `unavailable` with 503: what failed goes to the log, not to the caller.
     A failure is logged once per outage, at WARNING, without connection details."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -20,6 +20,7 @@ from services.media.images import check_image
 from services.media.limits import ProbeError, TooManyPixels, run_decoder
 from services.media.probe import probe
 from services.media.sniff import Sniffed, sniff
+from services.media.thumbnails import make_thumbnail
 from services.pagination import Columns, Page, PageArgs, count_by_parent, fetch_pages_by_parent
 from services.storage import LocalStorage, StagedBlob
 from services.uow import on_rollback
@@ -63,6 +64,14 @@ class AssetRow(Protocol):
     def source_asset_id(self) -> uuid.UUID | None: ...
     @property
     def rendition(self) -> str | None: ...
+    @property
+    def thumbnail_key(self) -> str | None: ...
+    @property
+    def thumbnail_mime(self) -> str | None: ...
+    @property
+    def thumbnail_width(self) -> int | None: ...
+    @property
+    def thumbnail_height(self) -> int | None: ...
     @property
     def created_at(self) -> datetime: ...
 
@@ -176,6 +185,15 @@ class Inspected:
     height: int | None
     duration_seconds: float | None
     page_count: int | None = None  # PDFs (not stored yet: the Asset row has no column)
+    thumbnail: StagedThumbnail | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StagedThumbnail:
+    staged: StagedBlob
+    mime_type: str
+    width: int
+    height: int
 
 
 async def inspect(
@@ -192,6 +210,7 @@ async def inspect(
             raise UnsupportedFile("is not a supported image, video, audio or PDF file", field=field)
         try:
             inspected = await _decode(staged, sniffed, max_pixels)
+            inspected = await _with_thumbnail(storage, inspected)
         except TooManyPixels as exc:
             raise UnsupportedFile(str(exc), field=field) from None
         except ProbeError:
@@ -202,6 +221,24 @@ async def inspect(
         storage.discard(staged)
         raise
     return inspected
+
+
+async def _with_thumbnail(storage: LocalStorage, inspected: Inspected) -> Inspected:
+    """The inspected bytes with their thumbnail staged beside them (committed by `store`)."""
+    made = await make_thumbnail(
+        inspected.staged.path, inspected.kind, inspected.width, inspected.height,
+        inspected.duration_seconds,
+    )  # fmt: skip
+    if made is None:
+        return inspected
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield made.data
+
+    staged = await storage.stage(chunks(), max_bytes=len(made.data), field="thumbnail")
+    return replace(
+        inspected, thumbnail=StagedThumbnail(staged, made.mime_type, made.width, made.height)
+    )
 
 
 async def _decode(staged: StagedBlob, sniffed: Sniffed, max_pixels: int) -> Inspected:
@@ -246,14 +283,9 @@ async def store(
     sub_job_id: uuid.UUID | None = None,
 ) -> Asset:
     """Content-address inspected bytes and add their Asset row (quick: no probing)."""
-    staged = inspected.staged
-    key, created = storage.commit(staged)
-    if created:
-
-        async def _remove_orphan() -> None:
-            storage.delete(key)
-
-        on_rollback(session, _remove_orphan)
+    key = _commit(session, storage, inspected.staged)
+    thumb = inspected.thumbnail
+    thumb_key = _commit(session, storage, thumb.staged) if thumb is not None else None
     asset = Asset(
         client_id=client_id,
         campaign_id=campaign_id,
@@ -261,9 +293,13 @@ async def store(
         origin=origin,
         filename=_clean_filename(filename, inspected.extension),
         mime_type=inspected.mime_type,
-        size_bytes=staged.size,
-        sha256=staged.sha256,
+        size_bytes=inspected.staged.size,
+        sha256=inspected.staged.sha256,
         storage_key=key,
+        thumbnail_key=thumb_key,
+        thumbnail_mime=thumb.mime_type if thumb else None,
+        thumbnail_width=thumb.width if thumb else None,
+        thumbnail_height=thumb.height if thumb else None,
         width=inspected.width,
         height=inspected.height,
         duration_seconds=inspected.duration_seconds,
@@ -283,8 +319,33 @@ async def delete_asset(session: AsyncSession, viewer: Viewer, asset_id: uuid.UUI
     return asset
 
 
+def discard(storage: LocalStorage, inspected: Inspected) -> None:
+    """Inspected bytes not stored after all: their staged files go, thumbnail too."""
+    storage.discard(inspected.staged)
+    if inspected.thumbnail is not None:
+        storage.discard(inspected.thumbnail.staged)
+
+
+def _commit(session: AsyncSession, storage: LocalStorage, staged: StagedBlob) -> str:
+    """Move staged bytes to their content address, removed again if the transaction
+    rolls back and they were new."""
+    key, created = storage.commit(staged)
+    if created:
+
+        async def _remove_orphan() -> None:
+            storage.delete(key)
+
+        on_rollback(session, _remove_orphan)
+    return key
+
+
 async def referenced_storage_keys(session: AsyncSession) -> set[str]:
-    return set(await session.scalars(select(Asset.storage_key).distinct()))
+    """Every stored blob an asset names: its bytes and its thumbnail."""
+    keys = set(await session.scalars(select(Asset.storage_key).distinct()))
+    thumbs = await session.scalars(
+        select(Asset.thumbnail_key).where(Asset.thumbnail_key.is_not(None))
+    )
+    return keys | {k for k in thumbs if k}
 
 
 async def renditions_of(

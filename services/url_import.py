@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Asset, AssetOrigin
-from services.assets import Inspected, inspect, store
+from services.assets import Inspected, discard, inspect, store
 from services.campaigns import get_campaign
 from services.errors import FetchFailed, FileTooLarge, InvalidInput, ServiceError, UrlRefused
 from services.storage import LocalStorage
@@ -236,4 +236,4 @@ async def store_fetched(
     finally:
         for item in fetched:
             if item.inspected is not None:
-                storage.discard(item.inspected.staged)  # gone already once stored
+                discard(storage, item.inspected)  # gone already once stored

@@ -44,4 +44,9 @@ class Asset(UUIDPrimaryKey, Base):
         ForeignKey("assets.id", ondelete="SET NULL")
     )
     rendition: Mapped[str | None] = mapped_column(String(20))
+    # what the media library shows: a poster frame (image, video) or waveform (audio)
+    thumbnail_key: Mapped[str | None] = mapped_column(String(255))
+    thumbnail_mime: Mapped[str | None] = mapped_column(String(100))
+    thumbnail_width: Mapped[int | None]
+    thumbnail_height: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

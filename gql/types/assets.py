@@ -18,6 +18,14 @@ if TYPE_CHECKING:
     from gql.types.clients import Client
 
 
+@strawberry.type(description="What the media library shows for an asset.")
+class Thumbnail:
+    url: str = strawberry.field(description="Signed like the asset's own URL.")
+    mime_type: str = strawberry.field(description="image/jpeg (a frame) or image/png (a waveform).")
+    width: int
+    height: int
+
+
 @strawberry.type(description="An image, video, audio track or document, uploaded or generated.")
 class Asset(relay.Node):
     id: relay.NodeID[str]
@@ -124,6 +132,22 @@ class Asset(relay.Node):
         found = await info.context.loaders.asset_metrics.load((self.row.id, period_of(period)))
         return [VideoMetric.of(m) for m in found]
 
+    @strawberry.field(
+        description="A poster frame (image, video) or waveform (audio track), made when the "
+        "asset was stored; null for a document."
+    )
+    def thumbnail(self) -> Thumbnail | None:
+        row = self.row
+        if row.thumbnail_key is None or row.thumbnail_mime is None:
+            return None
+        base, _, query = self.url.partition("?")
+        return Thumbnail(
+            url=f"{base}/thumbnail?{query}",
+            mime_type=row.thumbnail_mime,
+            width=row.thumbnail_width or 0,
+            height=row.thumbnail_height or 0,
+        )
+
     @strawberry.field(description="The video this rendition was made from; null for an original.")
     async def source(self, info: Info) -> Asset | None:
         if self.row.source_asset_id is None:
@@ -168,4 +192,5 @@ _COLUMNS_OF: dict[str, tuple[str, ...]] = {
     "rendition": ("rendition",),
     "source": ("source_asset_id",),
     "renditions": (),
+    "thumbnail": ("thumbnail_key", "thumbnail_mime", "thumbnail_width", "thumbnail_height"),
 }

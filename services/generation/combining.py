@@ -93,7 +93,7 @@ async def _store(deps: Deps, job_id: uuid.UUID, inspected: assets.Inspected, met
     async with deps.transaction() as session:
         job = await lock_job(session, job_id)
         if job is None or job.status is not JobStatus.COMBINING:
-            deps.runtime.storage.discard(inspected.staged)
+            assets.discard(deps.runtime.storage, inspected)
             return
         campaign = await campaign_of(session, job)
         asset = await assets.store(

@@ -49,7 +49,7 @@ async def download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> Non
             found = await lock_sub_job_and_job(session, sub_id)
             if found is None or found[1].status is not SubJobStatus.DOWNLOADING:
                 if inspected is not None:
-                    storage.discard(inspected.staged)
+                    assets.discard(storage, inspected)
                 return
             job, sub = found
             if inspected is None:

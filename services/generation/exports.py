@@ -157,7 +157,7 @@ async def _store(
     async with deps.transaction() as session:
         job = await lock_job(session, job_id)
         if job is None or job.status is not JobStatus.RUNNING:
-            deps.runtime.storage.discard(inspected.staged)
+            assets.discard(deps.runtime.storage, inspected)
             return False
         stem = source.filename.rsplit(".", 1)[0]
         suffix = label.replace(":", "x").replace(" ", "-")  # "9x16-crop"
