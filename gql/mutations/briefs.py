@@ -21,6 +21,15 @@ from services.creative.parts import (
     BriefParts,
     ParsedBrief,
 )
+from services.creative.property_tour import (
+    MAX_PHOTOS,
+    MIN_PHOTOS,
+    SCENES,
+    PropertyFacts,
+    Room,
+    Tour,
+    TourPhoto,
+)
 from services.creative.writer import CreativeWriter
 from services.rate_limits import Limit
 from services.viewer import Viewer
@@ -86,9 +95,54 @@ class RefineBriefInput:
     feedback: str = strawberry.field(description="What to change, in plain words.")
 
 
+strawberry.enum(Room, description="What a property photo shows.")
+
+
+@strawberry.input
+class TourPhotoInput:
+    asset_id: strawberry.ID
+    room: Room | None = strawberry.field(
+        default=None,
+        description="Left out: the writer says (Grok looks at it; offline, its file name).",
+    )
+
+
+@strawberry.input(
+    description=f"The property tour template: a property's facts and {MIN_PHOTOS} to "
+    f"{MAX_PHOTOS} photos, which must show the exterior, kitchen, living room, a bedroom "
+    f"and a bathroom; it makes {SCENES} first/last-frame scenes in walk-through order."
+)
+class PropertyTourInput:
+    address: str
+    photos: list[TourPhotoInput]
+    price: str | None = None
+    bedrooms: int | None = None
+    bathrooms: int | None = None
+    area_sqm: int | None = None
+    highlights: list[str] = strawberry.field(default_factory=list)
+
+    def tour(self) -> Tour:
+        facts = PropertyFacts(
+            address=self.address,
+            price=self.price,
+            bedrooms=self.bedrooms,
+            bathrooms=self.bathrooms,
+            area_sqm=self.area_sqm,
+            highlights=tuple(self.highlights),
+        )
+        photos = tuple(
+            TourPhoto(ids.decode(p.asset_id, "Asset", f"photos.{n}.assetId"), "", p.room)
+            for n, p in enumerate(self.photos)
+        )
+        return Tour(facts, photos)
+
+
 @strawberry.input
 class GenerateStoryboardInput:
     brief_id: strawberry.ID
+    property_tour: PropertyTourInput | None = strawberry.field(
+        default=None, description="Write it from the property tour template."
+    )
 
 
 @strawberry.type
@@ -183,8 +237,9 @@ class BriefMutations:
         async def work(session: AsyncSession, viewer: Viewer) -> StoryboardJobPayload:
             await info.context.check_rate(Limit.WRITING)
             brief_id = ids.decode(input.brief_id, "Brief", "briefId")
+            tour = input.property_tour.tour() if input.property_tour else None
             job = await storyboards.generate_storyboard(
-                session, info.context.broker, viewer, brief_id
+                session, info.context.broker, viewer, brief_id, tour
             )
             brief = await briefs.get_brief(session, viewer, brief_id)
             return StoryboardJobPayload(job=Job.from_row(job), brief=Brief.from_row(brief))

@@ -14,6 +14,7 @@ from services import catalog
 from services.creative import offline_brief
 from services.creative.durations import even
 from services.creative.parts import BriefParts, ParsedBrief, SceneDraft, ShotType, StoryContext
+from services.creative.property_tour import Room, RoomPhoto, room_from_name
 
 SHOTS = (ShotType.WIDE, ShotType.MEDIUM, ShotType.TRACKING, ShotType.CLOSE_UP, ShotType.OVERHEAD)
 MIDDLE_TRANSITIONS = ("fade", "dissolve", "smoothleft", "fade")
@@ -53,6 +54,10 @@ class OfflineWriter:
             if old.shot_type in SHOTS
             else ShotType.MEDIUM,
         )
+
+    async def assign_rooms(self, photos: list[RoomPhoto]) -> list[Room]:
+        """The room each file name says ("kitchen-2.jpg"), else other."""
+        return [room_from_name(p.filename) or Room.OTHER for p in photos]
 
 
 def _beat(parts: BriefParts, context: StoryContext, index: int, count: int) -> tuple[str, str]:

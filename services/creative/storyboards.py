@@ -6,7 +6,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,12 +30,16 @@ from db.models import (
 from services import catalog
 from services.broker import Broker, enqueue_after_commit
 from services.creative.briefs import BriefFilter, get_brief
+from services.creative.durations import scene_counts
 from services.creative.parts import BriefParts, SceneDraft, StoryContext, check_parts
+from services.creative.property_tour import SCENES, Tour, check_tour, tour_json
 from services.creative.scenes import fit_scenes, new_scene, settle
-from services.errors import NotFound
+from services.errors import InvalidInput, NotFound
 from services.generation import tasks
 from services.generation.state import job_created
 from services.pagination import Columns, Page, PageArgs, count_by_parent, fetch_pages_by_parent
+from services.pairing.base import ImageCandidate
+from services.storage import LocalStorage
 from services.viewer import Viewer
 
 STORYBOARD_COLUMNS: Columns[Storyboard] = Columns(Storyboard)
@@ -49,17 +55,25 @@ async def get_storyboard(
 
 
 async def generate_storyboard(
-    session: AsyncSession, broker: Broker, viewer: Viewer, brief_id: uuid.UUID
+    session: AsyncSession,
+    broker: Broker,
+    viewer: Viewer,
+    brief_id: uuid.UUID,
+    tour: Tour | None = None,
 ) -> Job:
-    """A queued job that writes a storyboard for the brief (`tasks.WRITE_STORYBOARD`)."""
+    """A queued job that writes a storyboard for the brief (`tasks.WRITE_STORYBOARD`):
+    freely, or from the property tour template when `tour` is given."""
     brief = await get_brief(session, viewer, brief_id)
     parts = check_parts(BriefParts.from_json(brief.parts))  # the catalog may have changed
+    params: dict[str, Any] = {"briefId": str(brief.id)}
+    if tour is not None:
+        params["tour"] = tour_json(await _checked_tour(session, brief, parts, tour))
     job = Job(
         campaign_id=brief.campaign_id,
         kind=JobKind.STORYBOARD_WRITING,
         status=JobStatus.QUEUED,
         model=parts.video_model,
-        params={"briefId": str(brief.id)},
+        params=params,
         cost_estimate_usd=Decimal(0),
         cost_actual_usd=Decimal(0),
         last_seq=0,
@@ -73,6 +87,47 @@ async def generate_storyboard(
         session, broker, tasks.WRITE_STORYBOARD, str(job.id), job_id=tasks.writing_id(job.id)
     )
     return job
+
+
+async def _checked_tour(session: AsyncSession, brief: Brief, parts: BriefParts, tour: Tour) -> Tour:
+    """The tour, its photos the client's images (named as stored), and a brief its
+    chained first/last-frame scenes can be made for."""
+    check_tour(tour)
+    spec = catalog.get_model(parts.video_model, "video")
+    if not spec.supports_last_frame:
+        raise InvalidInput(
+            f"the brief's {spec.name} cannot end a clip on a given frame, as a tour's scenes "
+            "do; choose a first/last-frame model",
+            field="briefId",
+        )
+    if SCENES not in scene_counts(spec, parts.duration_seconds):
+        raise InvalidInput(
+            f"the brief's {parts.duration_seconds} s cannot be {SCENES} scenes of clip lengths "
+            f"{spec.name} renders",
+            field="briefId",
+        )
+    photos = []
+    for n, photo in enumerate(tour.photos):
+        asset = await session.get(Asset, photo.asset_id)
+        if asset is None or asset.client_id != brief.client_id:
+            raise NotFound("no such asset", field=f"photos.{n}.assetId")
+        if asset.kind is not AssetKind.IMAGE:
+            raise InvalidInput("a tour's photos are images", field=f"photos.{n}.assetId")
+        photos.append(replace(photo, filename=asset.filename))
+    return replace(tour, photos=tuple(photos))
+
+
+async def tour_images(
+    session: AsyncSession, tour: Tour, storage: LocalStorage
+) -> dict[uuid.UUID, ImageCandidate]:
+    """The tour's photos as the writer reads them, by asset id (a deleted one left out)."""
+    rows = await session.scalars(
+        select(Asset).where(Asset.id.in_([p.asset_id for p in tour.photos]))
+    )
+    return {
+        a.id: ImageCandidate(a.id, storage.path(a.storage_key), a.mime_type, a.width, a.height)
+        for a in rows
+    }
 
 
 async def story_context(session: AsyncSession, brief: Brief, parts: BriefParts) -> StoryContext:

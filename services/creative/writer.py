@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from services.creative.parts import BriefParts, ParsedBrief, SceneDraft, StoryContext
+from services.creative.property_tour import Room, RoomPhoto
 from services.llm import LlmError
 from services.settings import Settings
 
@@ -43,6 +44,10 @@ class CreativeWriter(Protocol):
         feedback: str,
     ) -> SceneDraft:
         """scenes[index] rewritten as the feedback asks; the others are context only."""
+        ...
+
+    async def assign_rooms(self, photos: list[RoomPhoto]) -> list[Room]:
+        """The room each photo of a property shows (the property tour template)."""
         ...
 
 

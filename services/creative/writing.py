@@ -7,9 +7,10 @@ import uuid
 
 from db.models import Brief, Job, JobStatus
 from services.creative.parts import BriefParts, SceneDraft
+from services.creative.property_tour import tour_from_json, write_tour
 from services.creative.rendering import start_render
-from services.creative.storyboards import store_storyboard, story_context
-from services.errors import BudgetExceeded
+from services.creative.storyboards import store_storyboard, story_context, tour_images
+from services.errors import BudgetExceeded, InvalidInput
 from services.generation import tasks
 from services.generation.deps import Deps
 from services.generation.error_codes import JobErrorCode
@@ -36,11 +37,20 @@ async def write_storyboard(deps: Deps, job_id: uuid.UUID, attempt: int = 1) -> N
             return
         parts = BriefParts.from_json(brief.parts)
         context = await story_context(session, brief, parts)
+        tour = tour_from_json(job.params["tour"]) if "tour" in job.params else None
+        images = await tour_images(session, tour, deps.runtime.storage) if tour else {}
     writer = deps.runtime.writer
     try:
-        drafts = await writer.write_storyboard(parts, context)
+        if tour is None:
+            drafts = await writer.write_storyboard(parts, context)
+        else:
+            drafts = await write_tour(writer, tour, parts, images)
     except LlmError as exc:
         await model_failed(deps, WRITING, job_id, exc, attempt)
+        return
+    except (InvalidInput, KeyError) as exc:  # the photos lack a room, or one was deleted
+        reason = exc.message if isinstance(exc, InvalidInput) else "a photo was deleted"
+        await model_failed(deps, WRITING, job_id, LlmError(reason), attempt)
         return
     await _store(deps, job_id, drafts, writer.name)
 

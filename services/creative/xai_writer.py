@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from services.creative import xai_rooms
 from services.creative.parts import (
     ASPECT_RATIOS,
     CONFIDENCE_PARTS,
@@ -35,6 +36,7 @@ from services.creative.parts import (
     StoryContext,
     camel,
 )
+from services.creative.property_tour import Room, RoomPhoto
 from services.creative.xai_prompts import (
     BRIEF_SCHEMA,
     BRIEF_SCHEMA_NAME,
@@ -104,6 +106,9 @@ class XaiCreativeWriter:
         messages = rewrite_messages(parts, context, scenes, index, feedback)
         data = await self._chat.json_answer(messages, SCENE_SCHEMA_NAME, SCENE_SCHEMA)
         return read_scene(data, "the scene", context.images)
+
+    async def assign_rooms(self, photos: list[RoomPhoto]) -> list[Room]:
+        return await xai_rooms.assign_rooms(self._chat, photos)
 
 
 # ---- briefs

@@ -16,9 +16,11 @@ from services.settings import Settings
 from tests.client import GraphQLClient
 from tests.conftest import issue_key
 from tests.creative.workflow import (
+    CREATE_BRIEF,
     GENERATE_STORYBOARD,
     PARSE_BRIEF,
     REGENERATE_SCENE,
+    STORYBOARDS,
     write_storyboard,
 )
 from tests.fakes.server import serve_app
@@ -148,3 +150,40 @@ async def test_a_failing_model_writes_nothing(
         {"id": brief["id"]},
     )
     assert boards["node"]["storyboards"]["totalCount"] == 0
+
+
+async def test_grok_says_which_room_each_photo_shows(
+    client: GraphQLClient, served: Starlette, xai: FakeXai, samples: Samples
+) -> None:
+    client_id = await client.create_client(f"Agents {uuid.uuid4().hex[:6]}")
+    campaign = await client.create_campaign(client_id, "Tour")
+    photos = [
+        (
+            await client.upload_ok(
+                samples.jpeg + bytes([i]), f"IMG_{i:04}.jpg", campaign_id=campaign
+            )
+        )["id"]
+        for i in range(14)
+    ]
+    created = await client.mutate(CREATE_BRIEF, {"input": {
+        "campaignId": campaign, "durationSeconds": 35,
+    }})  # fmt: skip
+    # a person says the last photo is the garden; Grok is asked about the other 13
+    told = [{"assetId": p} for p in photos[:-1]] + [{"assetId": photos[-1], "room": "GARDEN"}]
+    tour = {"address": "1 Quay Street", "bedrooms": 2, "photos": told}
+    queued = await client.mutate(
+        GENERATE_STORYBOARD, {"input": {"briefId": created["brief"]["id"], "propertyTour": tour}}
+    )
+    done = await wait_for_job(client, served, queued["job"]["id"])
+    assert done["status"] == "SUCCEEDED", done["error"]
+    request = next(
+        r for r in reversed(xai.requests)
+        if r["response_format"]["json_schema"]["name"] == "rooms"
+    )  # fmt: skip
+    assert len(xai.images) == 13, "every photo without a room was shown to the model"
+    assert "There are 13 photos" in json.dumps(request["messages"])
+    boards = await client.execute(STORYBOARDS, {"id": created["brief"]["id"]})
+    scenes = boards["node"]["storyboards"]["nodes"][0]["scenes"]
+    # the fake calls photo 0 the exterior: the walk starts outside
+    assert scenes[0]["referenceAssets"][0]["id"] == photos[0]
+    assert len(scenes) == 7

@@ -292,7 +292,27 @@ def good_scene(text: str, out_of_range: bool = False) -> dict[str, Any]:
     return dict(scene)
 
 
-CREATIVE = {"brief": good_brief, "storyboard": good_storyboard, "scene": good_scene}
+_PHOTOS = re.compile(r"There are (\d+) photos")
+ROOM_CYCLE = (
+    "exterior", "living_room", "kitchen", "bedroom", "bathroom", "dining_room", "garden", "other",
+)  # fmt: skip
+
+
+def good_rooms(text: str, out_of_range: bool = False) -> dict[str, Any]:
+    """A room for every photo, in turn: the first five cover what a tour needs."""
+    count = int(m.group(1)) if (m := _PHOTOS.search(text)) else 0
+    photos = [{"image": i, "room": ROOM_CYCLE[i % len(ROOM_CYCLE)]} for i in range(count)]
+    if out_of_range and photos:
+        photos[0]["image"] = count + 3
+    return {"photos": photos}
+
+
+CREATIVE = {
+    "brief": good_brief,
+    "storyboard": good_storyboard,
+    "scene": good_scene,
+    "rooms": good_rooms,
+}
 
 
 def _check_part(part: Any, images: list[tuple[str, bytes]]) -> list[str]:
