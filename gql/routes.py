@@ -55,8 +55,8 @@ def content_disposition(filename: str, mime_type: str) -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-async def media(request: Request) -> Response:
-    """Serve an asset's bytes for a URL signed by `Asset.url`; Starlette handles Range."""
+async def _signed_asset(request: Request) -> Asset | Response:
+    """The asset a signed link names (`Asset.url`, and its thumbnail's), or the refusal."""
     runtime = _runtime(request)
     try:
         asset_id = uuid.UUID(request.path_params["asset_id"])
@@ -67,8 +67,17 @@ async def media(request: Request) -> Response:
         return _refusal("This link is invalid or has expired.", 403)
     async with runtime.session_factory() as session:
         asset = await session.get(Asset, asset_id)
-    path = runtime.storage.path(asset.storage_key) if asset else None
-    if asset is None or path is None or not path.exists():
+    return asset if asset is not None else _refusal("Not found", 404)
+
+
+async def media(request: Request) -> Response:
+    """Serve an asset's bytes for a URL signed by `Asset.url`; Starlette handles Range."""
+    runtime = _runtime(request)
+    asset = await _signed_asset(request)
+    if isinstance(asset, Response):
+        return asset
+    path = runtime.storage.path(asset.storage_key)
+    if not path.exists():
         return _refusal("Not found", 404)
     return FileResponse(
         path,
@@ -85,18 +94,12 @@ async def media(request: Request) -> Response:
 async def thumbnail(request: Request) -> Response:
     """Serve an asset's thumbnail; its URL is the asset's own, signed alike."""
     runtime = _runtime(request)
-    try:
-        asset_id = uuid.UUID(request.path_params["asset_id"])
-        expires = int(request.query_params.get("expires", ""))
-    except ValueError:
-        return _refusal("Not found", 404)
-    if not runtime.signer.verify(asset_id, expires, request.query_params.get("sig", "")):
-        return _refusal("This link is invalid or has expired.", 403)
-    async with runtime.session_factory() as session:
-        asset = await session.get(Asset, asset_id)
-    key = asset.thumbnail_key if asset else None
+    asset = await _signed_asset(request)
+    if isinstance(asset, Response):
+        return asset
+    key = asset.thumbnail_key
     path = runtime.storage.path(key) if key else None
-    if asset is None or path is None or not path.exists():
+    if path is None or not path.exists():
         return _refusal("Not found", 404)
     mime = asset.thumbnail_mime or "application/octet-stream"
     return FileResponse(
