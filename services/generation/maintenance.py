@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
@@ -138,6 +138,17 @@ async def resume_lost(
     return True
 
 
+JOB_STEPS: dict[tuple[JobStatus, JobKind | None], tuple[str, Callable[[uuid.UUID], str]]] = {
+    (JobStatus.COMBINING, None): (tasks.COMBINE_JOB, tasks.combine_id),
+    (JobStatus.QUEUED, JobKind.PAIR_VIDEO): (tasks.SELECT_PAIRS, tasks.pairs_id),
+    (JobStatus.QUEUED, JobKind.STORYBOARD_WRITING): (tasks.WRITE_STORYBOARD, tasks.writing_id),
+    (JobStatus.QUEUED, JobKind.EXPORT): (tasks.EXPORT_VIDEO, tasks.export_id),
+    (JobStatus.RUNNING, JobKind.EXPORT): (tasks.EXPORT_VIDEO, tasks.export_id),
+}
+"""A job's own step, by the status it waits in (and its kind): what to enqueue again when
+nothing has touched the job for a while, its task lost with a worker."""
+
+
 async def reconcile(deps: Deps, liveness: Liveness | None = None) -> int:
     """Re-enqueue stale work under its deterministic id: arq drops the duplicate when
     the original task is still queued or running, so only lost work runs again. Also
@@ -161,31 +172,16 @@ async def reconcile(deps: Deps, liveness: Liveness | None = None) -> int:
         for sub in subs:
             await deps.broker.enqueue(tasks.RUN_SUB_JOB, str(sub.id), job_id=tasks.run_id(sub))
             enqueued += 1
-        jobs = await session.scalars(
-            select(Job).where(
-                Job.status.in_((JobStatus.COMBINING, JobStatus.QUEUED)), Job.updated_at < cutoff
-            )
+        waiting = or_(
+            Job.status.in_((JobStatus.COMBINING, JobStatus.QUEUED)),
+            and_(Job.status == JobStatus.RUNNING, Job.kind == JobKind.EXPORT),
         )
+        jobs = await session.scalars(select(Job).where(waiting, Job.updated_at < cutoff))
         for job in jobs:
-            if job.status is JobStatus.COMBINING:
-                await deps.broker.enqueue(
-                    tasks.COMBINE_JOB, str(job.id), job_id=tasks.combine_id(job.id)
-                )
-                enqueued += 1
-            elif job.kind is JobKind.PAIR_VIDEO:
-                await deps.broker.enqueue(
-                    tasks.SELECT_PAIRS, str(job.id), job_id=tasks.pairs_id(job.id)
-                )
-                enqueued += 1
-            elif job.kind is JobKind.EXPORT:
-                await deps.broker.enqueue(
-                    tasks.EXPORT_VIDEO, str(job.id), job_id=tasks.export_id(job.id)
-                )
-                enqueued += 1
-            elif job.kind is JobKind.STORYBOARD_WRITING:
-                await deps.broker.enqueue(
-                    tasks.WRITE_STORYBOARD, str(job.id), job_id=tasks.writing_id(job.id)
-                )
+            step = JOB_STEPS.get((job.status, job.kind)) or JOB_STEPS.get((job.status, None))
+            if step is not None:
+                task, task_id = step
+                await deps.broker.enqueue(task, str(job.id), job_id=task_id(job.id))
                 enqueued += 1
     return resumed + enqueued
 
