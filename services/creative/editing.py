@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
@@ -29,7 +29,7 @@ from services.creative.parts import (
     clean_text,
 )
 from services.creative.scenes import new_scene, settle
-from services.creative.storyboards import get_storyboard, story_context
+from services.creative.storyboards import get_storyboard, scenes_of, story_context
 from services.errors import Conflict, InvalidInput, NotFound
 from services.viewer import Viewer
 
@@ -73,11 +73,7 @@ async def _claim(
     if bumped.rowcount != 1:  # type: ignore[attr-defined]
         _check_editable(board, expected)
         raise Conflict("the storyboard changed meanwhile; reload it", field="expectedVersion")
-    scenes = list(
-        await session.scalars(
-            select(Scene).where(Scene.storyboard_id == board.id).order_by(Scene.position)
-        )
-    )
+    scenes = await scenes_of(session, board.id)
     return Draft(board, scenes)
 
 
@@ -277,11 +273,7 @@ async def scene_to_rewrite(
     brief = await session.get(Brief, board.brief_id)
     assert brief is not None
     parts = BriefParts.from_json(brief.parts)
-    current = list(
-        await session.scalars(
-            select(Scene).where(Scene.storyboard_id == board.id).order_by(Scene.position)
-        )
-    )
+    current = await scenes_of(session, board.id)
     index = next(i for i, s in enumerate(current) if s.id == scene.id)
     context = await story_context(session, brief, parts)
     return SceneRewrite(parts, context, [_draft_of(s) for s in current], index, note)

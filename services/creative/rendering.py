@@ -14,7 +14,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
@@ -34,7 +34,7 @@ from db.models import (
 from services import catalog
 from services.broker import Broker, enqueue_after_commit
 from services.creative.parts import BriefParts
-from services.creative.storyboards import get_storyboard
+from services.creative.storyboards import get_storyboard, scenes_of
 from services.errors import Conflict
 from services.generation import tasks
 from services.generation.budget import check_budget
@@ -125,11 +125,7 @@ async def start_render(
     assert brief is not None
     assert campaign is not None
     assert client is not None
-    scenes = list(
-        await session.scalars(
-            select(Scene).where(Scene.storyboard_id == board.id).order_by(Scene.position)
-        )
-    )
+    scenes = await scenes_of(session, board.id)
     planned = plan_render(board, scenes, BriefParts.from_json(brief.parts), client, campaign)
     total = sum(
         (catalog.estimate(catalog.MODELS[model], logical) for model, logical in planned),

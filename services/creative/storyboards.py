@@ -214,6 +214,12 @@ async def load_scenes(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[S
     return list(await session.scalars(select(Scene).where(Scene.id.in_(ids))))
 
 
+async def scenes_of(session: AsyncSession, storyboard_id: uuid.UUID) -> list[Scene]:
+    """One storyboard's scenes, in order (as ORM rows, to change)."""
+    stmt = select(Scene).where(Scene.storyboard_id == storyboard_id).order_by(Scene.position)
+    return list(await session.scalars(stmt))
+
+
 async def scenes_for_storyboards(
     session: AsyncSession, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[Scene]]:
