@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 from base64 import b64encode
+from collections.abc import Sequence
 
 from strawberry import relay
 
-from services.errors import NotFound
+from services.errors import InvalidInput, NotFound
 
 
 def noun(type_name: str) -> str:
@@ -44,3 +45,13 @@ def decode(value: str, type_name: str, field: str) -> uuid.UUID:
 
 def decode_optional(value: str | None, type_name: str, field: str) -> uuid.UUID | None:
     return None if value is None else decode(value, type_name, field)
+
+
+def decode_list(
+    values: Sequence[str], type_name: str, field: str, *, limit: int
+) -> list[uuid.UUID]:
+    """A list of global IDs, refused whole when it is longer than `limit` (before any is
+    decoded: a caller may send thousands)."""
+    if len(values) > limit:
+        raise InvalidInput(f"at most {limit}", field=field)
+    return [decode(v, type_name, field) for v in values]

@@ -18,6 +18,7 @@ from services.creative import briefs, storyboards
 from services.creative.parts import (
     DEFAULT_ASPECT_RATIO,
     DEFAULT_TOTAL_SECONDS,
+    MAX_REFERENCES,
     BriefParts,
     ParsedBrief,
 )
@@ -31,6 +32,7 @@ from services.creative.property_tour import (
     TourPhoto,
 )
 from services.creative.writer import CreativeWriter
+from services.errors import InvalidInput
 from services.rate_limits import Limit
 from services.viewer import Viewer
 
@@ -77,7 +79,9 @@ class CreateBriefInput:
             aspect_ratio=self.aspect_ratio,
             video_model=self.video_model or catalog.DEFAULT_VIDEO_MODEL,
             reference_asset_ids=tuple(
-                ids.decode(i, "Asset", "referenceAssetIds") for i in self.reference_asset_ids
+                ids.decode_list(
+                    self.reference_asset_ids, "Asset", "referenceAssetIds", limit=MAX_REFERENCES
+                )
             ),
         )
 
@@ -130,6 +134,8 @@ class PropertyTourInput:
             area_sqm=self.area_sqm,
             highlights=tuple(self.highlights),
         )
+        if len(self.photos) > MAX_PHOTOS:
+            raise InvalidInput(f"at most {MAX_PHOTOS} photos", field="photos")
         photos = tuple(
             TourPhoto(ids.decode(p.asset_id, "Asset", f"photos.{n}.assetId"), "", p.room)
             for n, p in enumerate(self.photos)

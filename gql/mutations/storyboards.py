@@ -18,7 +18,7 @@ from gql.types.jobs import Job
 from gql.types.storyboards import Storyboard
 from services.creative import editing, rendering
 from services.creative.editing import SceneChanges, SceneRewrite
-from services.creative.parts import SceneDraft
+from services.creative.parts import MAX_REFERENCES, MAX_SCENES, SceneDraft
 from services.creative.writer import CreativeWriter
 from services.rate_limits import Limit
 from services.viewer import Viewer
@@ -29,7 +29,7 @@ VERSION = "The storyboard's `version` this edit was made on; another is refused 
 def _references(values: list[strawberry.ID] | None) -> tuple[uuid.UUID, ...] | None:
     if values is None:
         return None
-    return tuple(ids.decode(v, "Asset", "referenceAssetIds") for v in values)
+    return tuple(ids.decode_list(values, "Asset", "referenceAssetIds", limit=MAX_REFERENCES))
 
 
 @strawberry.input(description="Leave a field out (or null) to keep it.")
@@ -178,7 +178,7 @@ class StoryboardMutations:
     @strawberry.mutation(description="Put a draft storyboard's scenes in a new order.")
     async def reorder_scenes(self, info: Info, input: ReorderScenesInput) -> StoryboardResult:
         async def work(session: AsyncSession, viewer: Viewer) -> StoryboardPayload:
-            order = [ids.decode(i, "Scene", "sceneIds") for i in input.scene_ids]
+            order = ids.decode_list(input.scene_ids, "Scene", "sceneIds", limit=MAX_SCENES)
             board = await editing.reorder_scenes(
                 session, viewer, _storyboard_id(input.storyboard_id), input.expected_version,
                 order,

@@ -96,6 +96,8 @@ async def test_a_tour_needs_every_room_and_enough_photos(
     assert done["status"] == "SUCCEEDED", done["error"]
     refused, _ = await _tour(tenant, app, campaign, photos[:13])
     assert (refused["code"], refused["field"]) == ("INVALID_INPUT", "photos")
+    flood, _ = await _tour(tenant, app, campaign, photos * 3)
+    assert (flood["code"], flood["field"]) == ("INVALID_INPUT", "photos")
     veo, _ = await _tour(tenant, app, campaign, photos, videoModel="google/veo-3",
                          durationSeconds=32)  # fmt: skip
     assert (veo["code"], veo["field"]) == ("INVALID_INPUT", "briefId")

@@ -181,6 +181,14 @@ async def test_edits_make_versions_and_stale_ones_are_refused(
         "sceneIds": [other["scenes"][0]["id"], *ids[1:]],
     }})  # fmt: skip
     assert (foreign["code"], foreign["field"]) == ("INVALID_INPUT", "sceneIds")
+    flood = await tenant.mutate(REORDER_SCENES, {"input": {
+        "storyboardId": board["id"], "expectedVersion": 2, "sceneIds": ids * 2000,
+    }})  # fmt: skip
+    assert (flood["code"], flood["field"], flood["message"]) == (
+        "INVALID_INPUT",
+        "sceneIds",
+        "at most 16",
+    )  # refused before thousands of IDs are decoded
     reordered = await tenant.mutate(REORDER_SCENES, {"input": {
         "storyboardId": board["id"], "expectedVersion": 2, "sceneIds": ids[::-1],
     }})  # fmt: skip
