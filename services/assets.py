@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Asset, AssetKind, AssetOrigin
@@ -20,11 +20,14 @@ from services.media.images import check_image
 from services.media.limits import ProbeError, TooManyPixels, run_decoder
 from services.media.probe import probe
 from services.media.sniff import Sniffed, sniff
-from services.media.thumbnails import make_thumbnail
+from services.media.thumbnails import Thumbnail, make_thumbnail
 from services.pagination import Columns, Page, PageArgs, count_by_parent, fetch_pages_by_parent
 from services.storage import LocalStorage, StagedBlob
 from services.uow import on_rollback
 from services.viewer import Viewer
+
+if TYPE_CHECKING:
+    from services.runtime import Runtime
 
 
 class AssetRow(Protocol):
@@ -231,14 +234,50 @@ async def _with_thumbnail(storage: LocalStorage, inspected: Inspected) -> Inspec
     )  # fmt: skip
     if made is None:
         return inspected
+    return replace(inspected, thumbnail=await _stage_thumbnail(storage, made))
 
+
+async def _stage_thumbnail(storage: LocalStorage, made: Thumbnail) -> StagedThumbnail:
     async def chunks() -> AsyncIterator[bytes]:
         yield made.data
 
     staged = await storage.stage(chunks(), max_bytes=len(made.data), field="thumbnail")
-    return replace(
-        inspected, thumbnail=StagedThumbnail(staged, made.mime_type, made.width, made.height)
+    return StagedThumbnail(staged, made.mime_type, made.width, made.height)
+
+
+async def backfill_thumbnails(
+    runtime: Runtime, on_progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Make the thumbnails of assets stored before thumbnails were (an image, video or
+    track without one whose bytes this process's storage holds); returns how many.
+    `on_progress(done, total)` after each. Safe to run twice, and beside a server."""
+    storage = runtime.storage
+    columns = (Asset.id, Asset.storage_key, Asset.kind, Asset.width, Asset.height)
+    lacking = select(*columns, Asset.duration_seconds).where(
+        Asset.thumbnail_key.is_(None), Asset.kind != AssetKind.DOCUMENT
     )
+    async with runtime.session_factory() as session:
+        rows = (await session.execute(lacking.order_by(Asset.created_at, Asset.id))).all()
+    made_count = 0
+    for done, (asset_id, key, kind, width, height, duration) in enumerate(rows, 1):
+        path = storage.path(key)
+        made = await make_thumbnail(path, kind, width, height, duration) if path.exists() else None
+        if made is not None:
+            thumb = await _stage_thumbnail(storage, made)
+            async with runtime.transaction() as session:
+                thumb_key = _commit(session, storage, thumb.staged)
+                result = await session.execute(
+                    update(Asset)
+                    .where(Asset.id == asset_id, Asset.thumbnail_key.is_(None))
+                    .values(
+                        thumbnail_key=thumb_key, thumbnail_mime=thumb.mime_type,
+                        thumbnail_width=thumb.width, thumbnail_height=thumb.height,
+                    )
+                )  # fmt: skip
+                made_count += result.rowcount  # type: ignore[attr-defined]
+        if on_progress is not None:
+            on_progress(done, len(rows))
+    return made_count
 
 
 async def _decode(staged: StagedBlob, sniffed: Sniffed, max_pixels: int) -> Inspected:

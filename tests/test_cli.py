@@ -1,4 +1,4 @@
-"""The `reelgraph` command: keys, serve on the embedded default, gc."""
+"""The `reelgraph` command: keys, serve on the embedded default, gc, thumbnails."""
 
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+
+from db.models import Asset, AssetOrigin, Client
+from services.assets import inspect, store
+from services.runtime import Runtime
+from services.settings import Settings
+from tests.samples import Samples
 
 CLI = [sys.executable, "-m", "gql.cli"]
 
@@ -151,3 +158,48 @@ def test_serve_embedded_default_prints_a_working_key(tmp_path: Path) -> None:
         [*CLI, "keys", "list"], capture_output=True, text=True, env=env, check=True
     )
     assert len(second.stdout.strip().splitlines()) == 2, "one key, created once"
+
+
+@pytest.mark.usefixtures("settings")  # the session's database, migrated
+async def test_thumbnails_backfills_older_assets(
+    cli_env: dict[str, str], samples: Samples, tmp_path: Path
+) -> None:
+    first = run("thumbnails", env=cli_env)  # migrates the data directory: nothing to make
+    assert first.returncode == 0, first.stderr
+    settings = Settings(
+        data_dir=Path(cli_env["REELGRAPH_DATA_DIR"]), database_url=cli_env.get("DATABASE_URL")
+    )
+    runtime = Runtime.open(settings)
+    try:
+        async with runtime.session_factory() as session:
+            client = Client(name=f"Old {uuid.uuid4().hex[:6]}")
+            session.add(client)
+            await session.flush()
+            video = tmp_path / "old.mp4"
+            video.write_bytes(samples.mp4)
+            staged = await runtime.storage.stage_file(video)
+            inspected = await inspect(runtime.storage, staged, max_pixels=10_000_000)
+            asset = await store(
+                session, runtime.storage, inspected, client_id=client.id, campaign_id=None,
+                filename="old.mp4", origin=AssetOrigin.UPLOADED,
+            )  # fmt: skip
+            asset.thumbnail_key = asset.thumbnail_mime = None  # as before migration 0006
+            asset.thumbnail_width = asset.thumbnail_height = None
+            await session.commit()
+            asset_id = asset.id
+        made = run("thumbnails", env=cli_env)
+        assert made.returncode == 0, made.stderr
+        assert "made" in made.stdout
+        async with runtime.session_factory() as session:
+            row = await session.get(Asset, asset_id)
+            assert row is not None
+            assert (row.thumbnail_mime, row.thumbnail_width, row.thumbnail_height) == (
+                "image/jpeg",
+                160,
+                90,
+            )
+            assert row.thumbnail_key and runtime.storage.path(row.thumbnail_key).exists()
+        again = run("thumbnails", env=cli_env)
+        assert again.stdout.strip().endswith("made 0 thumbnail(s)")
+    finally:
+        await runtime.close()

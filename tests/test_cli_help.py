@@ -32,7 +32,7 @@ def help_page(*path: str) -> str:
 
 def test_every_command_is_listed() -> None:
     assert {" ".join(p) for p in COMMANDS} >= {
-        "", "serve", "worker", "migrate", "export-schema", "gc", "watch", "demo",
+        "", "serve", "worker", "migrate", "export-schema", "gc", "thumbnails", "watch", "demo",
         "keys", "keys create", "keys list", "keys revoke",
     }  # fmt: skip
 

@@ -3,7 +3,7 @@
 - `app`: the Typer app with every command registered, and `main`;
 - `serve`: `serve`, `worker`, `migrate` (the processes that run the service);
 - `keys`: `keys create|list|revoke`;
-- `maintenance`: `export-schema`, `gc`;
+- `maintenance`: `export-schema`, `gc`, `thumbnails`;
 - `watch` (with `job_view`): follow a job live in a terminal;
 - `demo`: the whole loop offline on the embedded default;
 - `client`: GraphQL over HTTP and the `jobProgress` subscription, for terminals;

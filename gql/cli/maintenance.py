@@ -1,5 +1,5 @@
-"""`reelgraph export-schema` and `gc`: the schema this code serves, and media no asset
-references any more."""
+"""`reelgraph export-schema`, `gc` and `thumbnails`: the schema this code serves, media no
+asset references any more, and thumbnails that older assets lack."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from gql.cli.local import DataDir, run_local, settings_for
-from services.assets import referenced_storage_keys
+from services.assets import backfill_thumbnails, referenced_storage_keys
 from services.runtime import Runtime
 
 
@@ -36,3 +37,21 @@ def gc(
 
     removed = run_local(settings_for(data_dir), work)
     typer.echo(f"removed {removed} unreferenced blob(s)")
+
+
+def thumbnails(data_dir: DataDir = None) -> None:
+    """Make the thumbnails older assets lack."""
+
+    async def work(runtime: Runtime) -> int:
+        with Progress(
+            TextColumn("thumbnails"), BarColumn(), MofNCompleteColumn(), transient=True
+        ) as bar:
+            task = bar.add_task("thumbnails", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return await backfill_thumbnails(runtime, advance)
+
+    made = run_local(settings_for(data_dir), work)
+    typer.echo(f"made {made} thumbnail(s)")
