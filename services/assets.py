@@ -200,7 +200,12 @@ class StagedThumbnail:
 
 
 async def inspect(
-    storage: LocalStorage, staged: StagedBlob, *, max_pixels: int, field: str = "file"
+    storage: LocalStorage,
+    staged: StagedBlob,
+    *,
+    max_pixels: int,
+    field: str = "file",
+    thumbnail: bool = True,
 ) -> Inspected:
     """Type the bytes by their magic, then open them with their decoder: Pillow for
     images (size from the header first), PyAV for video and audio, pypdf for PDFs.
@@ -213,7 +218,8 @@ async def inspect(
             raise UnsupportedFile("is not a supported image, video, audio or PDF file", field=field)
         try:
             inspected = await _decode(staged, sniffed, max_pixels)
-            inspected = await _with_thumbnail(storage, inspected)
+            if thumbnail:  # else `add_thumbnail` once the asset is stored
+                inspected = await _with_thumbnail(storage, inspected)
         except TooManyPixels as exc:
             raise UnsupportedFile(str(exc), field=field) from None
         except ProbeError:
@@ -245,13 +251,47 @@ async def _stage_thumbnail(storage: LocalStorage, made: Thumbnail) -> StagedThum
     return StagedThumbnail(staged, made.mime_type, made.width, made.height)
 
 
+async def add_thumbnail(runtime: Runtime, asset: Asset) -> bool:
+    """Make the stored asset's thumbnail, if it has none yet. Workers make their outputs'
+    after committing them, so a render's success never waits on its thumbnail; a process
+    that dies in between leaves one for `reelgraph thumbnails`."""
+    made = await _add_thumbnail(
+        runtime, asset.id, asset.storage_key, asset.kind, asset.width, asset.height,
+        asset.duration_seconds,
+    )  # fmt: skip
+    return made > 0
+
+
+async def _add_thumbnail(
+    runtime: Runtime, asset_id: uuid.UUID, key: str, kind: AssetKind, width: int | None,
+    height: int | None, duration: float | None,
+) -> int:  # fmt: skip
+    storage = runtime.storage
+    path = storage.path(key)
+    made = await make_thumbnail(path, kind, width, height, duration) if path.exists() else None
+    if made is None:
+        return 0
+    thumb = await _stage_thumbnail(storage, made)
+    async with runtime.transaction() as session:
+        thumb_key = _commit(session, storage, thumb.staged)
+        result = await session.execute(
+            update(Asset)
+            .where(Asset.id == asset_id, Asset.thumbnail_key.is_(None))
+            .values(
+                thumbnail_key=thumb_key, thumbnail_mime=thumb.mime_type,
+                thumbnail_width=thumb.width, thumbnail_height=thumb.height,
+            )
+        )  # fmt: skip
+    count: int = result.rowcount  # type: ignore[attr-defined]
+    return count
+
+
 async def backfill_thumbnails(
     runtime: Runtime, on_progress: Callable[[int, int], None] | None = None
 ) -> int:
     """Make the thumbnails of assets stored before thumbnails were (an image, video or
     track without one whose bytes this process's storage holds); returns how many.
     `on_progress(done, total)` after each. Safe to run twice, and beside a server."""
-    storage = runtime.storage
     columns = (Asset.id, Asset.storage_key, Asset.kind, Asset.width, Asset.height)
     lacking = select(*columns, Asset.duration_seconds).where(
         Asset.thumbnail_key.is_(None), Asset.kind != AssetKind.DOCUMENT
@@ -260,21 +300,7 @@ async def backfill_thumbnails(
         rows = (await session.execute(lacking.order_by(Asset.created_at, Asset.id))).all()
     made_count = 0
     for done, (asset_id, key, kind, width, height, duration) in enumerate(rows, 1):
-        path = storage.path(key)
-        made = await make_thumbnail(path, kind, width, height, duration) if path.exists() else None
-        if made is not None:
-            thumb = await _stage_thumbnail(storage, made)
-            async with runtime.transaction() as session:
-                thumb_key = _commit(session, storage, thumb.staged)
-                result = await session.execute(
-                    update(Asset)
-                    .where(Asset.id == asset_id, Asset.thumbnail_key.is_(None))
-                    .values(
-                        thumbnail_key=thumb_key, thumbnail_mime=thumb.mime_type,
-                        thumbnail_width=thumb.width, thumbnail_height=thumb.height,
-                    )
-                )  # fmt: skip
-                made_count += result.rowcount  # type: ignore[attr-defined]
+        made_count += await _add_thumbnail(runtime, asset_id, key, kind, width, height, duration)
         if on_progress is not None:
             on_progress(done, len(rows))
     return made_count

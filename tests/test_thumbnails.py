@@ -3,6 +3,7 @@ made when the asset is stored (uploaded or generated) and served by a signed URL
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import httpx
@@ -80,7 +81,11 @@ async def test_generated_assets_get_thumbnails(
     queued = await launch(tenant, GENERATE_AUDIO, campaignId=campaign, prompt="calm", duration=2)
     done = await wait_for_job(tenant, app, queued["id"])
     assert done["status"] == "SUCCEEDED", done["error"]
-    thumb = await _thumbnail(tenant, done["outputAsset"]["id"])
-    assert thumb is not None
+    # made by the worker right after it commits the success, off the render's path
+    thumb = None
+    async with asyncio.timeout(30):
+        while thumb is None:
+            thumb = await _thumbnail(tenant, done["outputAsset"]["id"])
+            await asyncio.sleep(0.05)
     assert thumb["mimeType"] == "image/png"
     assert (await _image(http, str(thumb["url"]))).size == (640, 120)

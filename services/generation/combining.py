@@ -79,22 +79,27 @@ async def combine_job(deps: Deps, job_id: uuid.UUID, attempt: int = 1) -> None:
                 return
             staged = await storage.stage_file(work / "final.mp4")
             inspected = await assets.inspect(
-                storage, staged, max_pixels=deps.runtime.settings.max_image_pixels
-            )
+                storage, staged, max_pixels=deps.runtime.settings.max_image_pixels,
+                thumbnail=False,
+            )  # fmt: skip
         except (MediaError, ValueError, ServiceError) as exc:
             await _fail(deps, job_id, f"combining failed: {exc}")
             return
-        await _store(deps, job_id, inspected, result.method)
+        video = await _store(deps, job_id, inspected, result.method)
+        if video is not None:  # after the job's success: the video does not wait for it
+            await assets.add_thumbnail(deps.runtime, video)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-async def _store(deps: Deps, job_id: uuid.UUID, inspected: assets.Inspected, method: str) -> None:
+async def _store(
+    deps: Deps, job_id: uuid.UUID, inspected: assets.Inspected, method: str
+) -> Asset | None:
     async with deps.transaction() as session:
         job = await lock_job(session, job_id)
         if job is None or job.status is not JobStatus.COMBINING:
             assets.discard(deps.runtime.storage, inspected)
-            return
+            return None
         campaign = await campaign_of(session, job)
         asset = await assets.store(
             session,
@@ -113,6 +118,7 @@ async def _store(deps: Deps, job_id: uuid.UUID, inspected: assets.Inspected, met
             session, deps.broker, job, JobStatus.SUCCEEDED,
             message=f"video ready ({method.replace('_', ' ')})", data={"combine": method},
         )  # fmt: skip
+    return asset
 
 
 async def _fail(deps: Deps, job_id: uuid.UUID, reason: str) -> None:

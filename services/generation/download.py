@@ -40,7 +40,7 @@ async def download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> Non
     try:
         try:  # probe before taking the job's lock: other sub-jobs keep moving meanwhile
             inspected: assets.Inspected | None = await assets.inspect(
-                storage, staged, max_pixels=deps.settings.max_image_pixels
+                storage, staged, max_pixels=deps.settings.max_image_pixels, thumbnail=False
             )
             bad_output = None
         except ServiceError as exc:
@@ -67,6 +67,7 @@ async def download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> Non
             sub.output_asset_id = asset.id
             await set_sub_status(session, deps.broker, job, sub, SubJobStatus.SUCCEEDED)
             await after_sub_job(session, deps, job)
+        await assets.add_thumbnail(deps.runtime, asset)  # off the render's critical path
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
