@@ -86,10 +86,10 @@ async def combine_job(deps: Deps, job_id: uuid.UUID, attempt: int = 1) -> None:
             await _fail(deps, job_id, f"combining failed: {exc}")
             return
         video = await _store(deps, job_id, inspected, result.method)
-        if video is not None:  # after the job's success: the video does not wait for it
-            await assets.add_thumbnail(deps.runtime, video)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if video is not None:  # after the job's success and its clean-up: nothing waits for it
+        await assets.add_thumbnail(deps.runtime, video)
 
 
 async def _store(

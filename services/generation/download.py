@@ -67,9 +67,10 @@ async def download(deps: Deps, sub_id: uuid.UUID, prediction: Prediction) -> Non
             sub.output_asset_id = asset.id
             await set_sub_status(session, deps.broker, job, sub, SubJobStatus.SUCCEEDED)
             await after_sub_job(session, deps, job)
-        await assets.add_thumbnail(deps.runtime, asset)  # off the render's critical path
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    # after the success and its clean-up, off the render's critical path
+    await assets.add_thumbnail(deps.runtime, asset)
 
 
 def output_filename(job: Job, sub: SubJob, extension: str) -> str:
