@@ -252,7 +252,9 @@ def _join_with_transitions(
     for k in range(1, len(videos)):
         fade = fades[k - 1]
         if fade == 0:
-            video = ffmpeg.concat(video, videos[k], v=1, a=0)
+            # concat hands on frames in its own time base (1/1000000); a later xfade
+            # refuses inputs whose time bases differ, so go back to the clips' one.
+            video = ffmpeg.concat(video, videos[k], v=1, a=0).filter("settb", str(1 / fps))
             if sound is not None:
                 sound = ffmpeg.concat(sound, sounds[k], v=0, a=1)
         else:

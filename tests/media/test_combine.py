@@ -237,6 +237,19 @@ async def test_other_transitions_render(folder: Path, same: list[Path], transiti
     assert result.duration == pytest.approx(1.8, abs=FRAME)
 
 
+@pytest.mark.parametrize("joins", [["none", "fade"], ["fade", "none"], ["none", "none", "fade"]])
+async def test_cuts_and_transitions_mix(folder: Path, same: list[Path], joins: list[str]) -> None:
+    # A storyboard picks a transition per scene: a cut (concat) ahead of an xfade must
+    # hand it frames in the time base the xfade's other input has.
+    clips = [*same, same[0]][: len(joins) + 1]
+    dest = folder / f"mixed-{'-'.join(joins)}.mp4"
+    result = await combine_clips(dest, clips, transition=joins, transition_duration=0.2)
+    assert result.method == "reencode"
+    expected = len(clips) - 0.2 * joins.count("fade")
+    assert result.duration == pytest.approx(expected, abs=FRAME)
+    assert frame_count(dest) == round(expected * FPS)
+
+
 async def test_every_listed_transition_exists_in_this_ffmpeg() -> None:
     proc = await asyncio.create_subprocess_exec(
         ffmpeg_path(), "-hide_banner", "-h", "filter=xfade", stdout=asyncio.subprocess.PIPE
