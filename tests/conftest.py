@@ -25,7 +25,7 @@ from tests.client import GraphQLClient, decode_gid
 from tests.rates import UNLIMITED_RATES
 from tests.samples import Samples, make_samples
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.dashboard_page"]
 
 PG_ENV = "REELGRAPH_TEST_DATABASE_URL"
 

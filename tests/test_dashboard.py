@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,17 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from gql.dashboard.routes import dashboard_routes
 from gql.ids import encode
-from services.media.render import render_image
 from services.runtime import Runtime
 from tests.client import GraphQLClient
+from tests.dashboard_page import collect_problems, open_campaign
 from tests.fakes.relay import cuttable
-from tests.fakes.server import serve_app
 from tests.jobs import APPROVE, PAIR_VIDEO, job, launch, wait_for_job
 from tests.scripted import scripted_job
 from tests.test_eta import finished_runs, running
 
 try:
-    from playwright.async_api import Browser, ConsoleMessage, Page, expect
+    from playwright.async_api import Browser, expect
 except ImportError:  # CI installs it with the test extras; elsewhere, say what is missing
     if os.environ.get("CI"):
         raise
@@ -41,8 +38,6 @@ except ImportError:  # CI installs it with the test extras; elsewhere, say what 
 
 SCREENSHOT = Path("/tmp/dashboard.png")
 STORYBOARD_SHOT = Path("/tmp/dashboard-storyboard.png")
-BRAND = ["#0E7C86", "#F2C14E", "#1F2A44"]
-SHOTS = ["Pour-over at dawn", "Beans on the counter", "Runner with a cup", "Flat whites"]
 
 # Records every state the page draws, so the test can tell live updates from a final
 # repaint: job statuses, and the progress values of the sub-job bars.
@@ -63,58 +58,13 @@ OBSERVE = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-async def base_url(app: Starlette) -> AsyncIterator[str]:
-    """The session's app with the dashboard routes appended, as gql/app.py does."""
-    app.router.routes.extend(dashboard_routes)
-    try:
-        async with serve_app(app, ws="websockets-sansio", lifespan="off") as url:
-            yield url
-    finally:
-        for route in dashboard_routes:
-            app.router.routes.remove(route)
-
-
-@pytest.fixture
-async def campaign(tenant: GraphQLClient, tmp_path: Path) -> str:
-    """A branded client's campaign with four generated stills to pair."""
-    assert tenant.client_id
-    await tenant.mutate(
-        """mutation($input: UpdateClientInput!) { updateClient(input: $input) { __typename } }""",
-        {"input": {"id": tenant.client_id, "brandGuidelines": {
-            "colors": [{"hex": h} for h in BRAND], "tone": "warm"}}},
-    )  # fmt: skip
-    campaign = await tenant.create_campaign(tenant.client_id, "Spring launch", budgetUsd="5")
-    for i, shot in enumerate(SHOTS):
-        path = tmp_path / f"shot{i}.png"
-        await render_image(path, prompt=shot, width=640, height=360, colors=BRAND[i % 2 :])
-        await tenant.upload_ok(path.read_bytes(), path.name, campaign_id=campaign)
-    return campaign
-
-
-def collect_problems(page: Page) -> list[str]:
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"console: {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "response",
-        lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
-    )
-    return problems
-
-
 async def test_dashboard_serves_its_files(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url) as http:
         page = await http.get("/dashboard")
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
         assert "default-src 'self'" in page.headers["content-security-policy"]
-        for name in ("app.js", "storyboard.js", "style.css"):
+        for name in ("app.js", "dom.js", "storyboard.js", "scenes.js", "briefs.js", "style.css"):
             path = f"/dashboard/static/{name}"
             assert (await http.get(path)).status_code == 200
         vendored = await http.get("/dashboard/static/vendor/graphql-ws.js")
@@ -255,15 +205,6 @@ STORYBOARD = """query($id: ID!) { node(id: $id) { ... on Job { status costEstima
 
 def frames(pairs: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(p["firstAsset"]["id"], p["lastAsset"]["id"]) for p in pairs]
-
-
-async def open_campaign(page: Page, base_url: str, tenant: GraphQLClient, campaign: str) -> None:
-    await page.goto(f"{base_url}/dashboard")
-    await page.fill("#api-key", str(tenant.key))
-    await page.click("#connect")
-    await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-    await page.select_option("#client", tenant.client_id)
-    await page.select_option("#campaign", campaign)
 
 
 async def awaiting(tenant: GraphQLClient, app: Starlette, campaign: str, pairs: int) -> str:

@@ -5,7 +5,8 @@
 // jobs as they appear and change; every unfinished job is then followed with
 // `jobProgress(afterSeq: <last seq we hold>)`, which replays what happened since that
 // state was read and so loses nothing. Events are applied once, by `seq`. A pair video
-// that waits for approval shows its storyboard to edit (storyboard.js).
+// that waits for approval shows its storyboard to edit (storyboard.js); the campaign's
+// briefs and their storyboards are edited, approved and followed in briefs.js and scenes.js.
 "use strict";
 
 (() => {
@@ -114,15 +115,21 @@
     el.textContent = text;
   }
 
-  const board = window.reelgraphStoryboard({
+  const api = {
     jobFields: JOB_FIELDS,
     gql,
     usd,
+    pct,
     errorText,
     adopt,
+    fetchJob,
+    setBar,
+    progressOf,
     job: (id) => state.jobs.get(id),
     campaignImages,
-  });
+  };
+  const board = window.reelgraphStoryboard(api);
+  const creative = window.reelgraphBriefs(api);
 
   function campaignImages() {
     if (!state.images) {
@@ -227,6 +234,7 @@
     $("hint").hidden = Boolean(campaignId);
     $("empty").hidden = true;
     remember();
+    creative.open(campaignId && state.ws ? campaignId : null);
     if (!campaignId || !state.ws) return;
     const generation = state.generation;
     state.stopActivity = state.ws.subscribe(
@@ -469,12 +477,7 @@
     el.querySelector(".cancel").hidden = FINAL.has(job.status);
 
     const subs = [...job.subs.values()].sort((a, b) => a.index - b.index);
-    let overall = subs.length
-      ? subs.reduce((sum, s) => sum + (s.status === "succeeded" ? 1 : s.progress || 0), 0) /
-        subs.length
-      : 0;
-    if (job.stage && job.stage.progress !== null) overall = job.stage.progress;
-    setBar(el.querySelector(".job-bar"), overall, job.status);
+    setBar(el.querySelector(".job-bar"), progressOf(job), job.status);
     el.querySelector(".note").textContent = job.stage ? job.stage.message || "" : note(job);
 
     const error = el.querySelector(":scope > .error");
@@ -489,6 +492,17 @@
     for (const sub of subs) renderSub(list, sub);
     renderOutput(el.querySelector(".output"), job);
     board.render(job, el);
+    creative.jobChanged(job);
+  }
+
+  // The job's own progress when it reports one (a step such as combining), else its
+  // sub-jobs' average.
+  function progressOf(job) {
+    if (job.stage && job.stage.progress !== null) return job.stage.progress;
+    const subs = [...job.subs.values()];
+    if (!subs.length) return 0;
+    return subs.reduce((sum, s) => sum + (s.status === "succeeded" ? 1 : s.progress || 0), 0) /
+      subs.length;
   }
 
   function note(job) {

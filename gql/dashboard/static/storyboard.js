@@ -11,6 +11,7 @@ window.reelgraphStoryboard = (api) => {
   const APPROVE = MUTATION("approveJob", "ApproveJobInput");
   const REJECT = MUTATION("rejectJob", "JobInput");
   const drafts = new Map(); // job id -> the person's edit of that job's storyboard
+  const { el, button } = window.reelgraphDom;
 
   const frameId = (asset) => (asset ? asset.id : "");
   const signature = (pairs) => pairs.map((p) => `${frameId(p.first)}>${frameId(p.last)}`).join(",");
@@ -53,24 +54,6 @@ window.reelgraphStoryboard = (api) => {
     error.setAttribute("role", "alert");
     error.hidden = !draft.error;
     box.append(error, actions(job, card, draft));
-  }
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function button(className, text, label, onClick) {
-    const node = el("button", className, text);
-    node.type = "button";
-    if (label) {
-      node.setAttribute("aria-label", label);
-      node.title = label;
-    }
-    node.addEventListener("click", onClick);
-    return node;
   }
 
   function head(draft) {

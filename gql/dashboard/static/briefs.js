@@ -1,0 +1,181 @@
+// Briefs and storyboards of the open campaign: a brief is pasted as the agency wrote it
+// (parseBrief reads its parts), a storyboard is written from it as a job (its card in the
+// job list moves live), and the newest storyboard of each brief opens in the editor
+// (scenes.js). Loaded before app.js, which calls `reelgraphBriefs(api)` once.
+"use strict";
+
+window.reelgraphBriefs = (api) => {
+  const scenes = window.reelgraphScenes(api);
+  const BRIEF_FIELDS = `id product keyMessage durationSeconds aspectRatio videoModel reader
+    createdAt storyboards(first: 1) { totalCount nodes { ${scenes.fields} } }`;
+  const ERROR = "... on Error { code field message }";
+  const Q = {
+    briefs: `query($id: ID!) { node(id: $id) { ... on Campaign {
+      briefs(first: 20) { nodes { ${BRIEF_FIELDS} } } } } }`,
+    parse: `mutation($input: ParseBriefInput!) { parseBrief(input: $input) {
+      __typename ... on BriefPayload { brief { ${BRIEF_FIELDS} } } ${ERROR} } }`,
+    write: `mutation($input: GenerateStoryboardInput!) { generateStoryboard(input: $input) {
+      __typename ... on StoryboardJobPayload { job { ${api.jobFields} } } ${ERROR} } }`,
+  };
+  const $ = (id) => document.getElementById(id);
+  const { el, button } = window.reelgraphDom;
+  const state = {
+    campaignId: null,
+    generation: 0,
+    writing: new Map(), // writing job id -> brief id
+    live: new Set(), // writing jobs seen unfinished: their end brings a new storyboard
+    errors: new Map(), // brief id -> the last refusal
+    briefs: [],
+  };
+
+  function showError(text) {
+    $("brief-error").textContent = text;
+    $("brief-error").hidden = !text;
+  }
+
+  async function open(campaignId) {
+    state.generation += 1;
+    state.campaignId = campaignId;
+    state.writing.clear();
+    state.live.clear();
+    state.errors.clear();
+    state.briefs = [];
+    scenes.forget();
+    $("briefs").replaceChildren();
+    $("creative").hidden = !campaignId;
+    showError("");
+    if (campaignId) await load();
+  }
+
+  async function load() {
+    const generation = state.generation;
+    let data;
+    try {
+      data = await api.gql(Q.briefs, { id: state.campaignId });
+    } catch (err) {
+      if (generation === state.generation) showError(`Could not load the briefs: ${api.errorText(err)}`);
+      return;
+    }
+    if (generation !== state.generation || !data.node) return;
+    state.briefs = data.node.briefs.nodes;
+    draw();
+  }
+
+  function draw() {
+    const list = $("briefs");
+    const kept = new Map([...list.children].map((node) => [node.dataset.briefId, node]));
+    list.replaceChildren(...state.briefs.map((brief) => drawBrief(brief, kept.get(brief.id))));
+    $("briefs-empty").hidden = state.briefs.length > 0;
+  }
+
+  function summary(brief) {
+    const parts = [
+      `${brief.durationSeconds} s`, brief.aspectRatio, brief.videoModel.split("/").pop(),
+      `read by ${brief.reader}`,
+    ];
+    return parts.join(" · ");
+  }
+
+  function writingJob(brief) {
+    for (const [jobId, briefId] of state.writing) {
+      const job = api.job(jobId);
+      if (briefId === brief.id && job && !["succeeded", "failed", "canceled"].includes(job.status)) {
+        return job;
+      }
+    }
+    return null;
+  }
+
+  function drawBrief(brief, node) {
+    const article = node || el("article", "brief");
+    article.dataset.briefId = brief.id;
+    const header = el("header", "brief-head");
+    header.append(
+      el("strong", "brief-product", brief.product || "Untitled brief"),
+      el("span", "muted", summary(brief)),
+    );
+    const writing = writingJob(brief);
+    const board = brief.storyboards.nodes[0];
+    const label = writing ? "Writing…" : board ? "Write a new storyboard" : "Write storyboard";
+    const write = button("write", label, "", () => writeStoryboard(brief));
+    write.disabled = Boolean(writing);
+    header.append(write);
+    const message = el("p", "brief-message muted", brief.keyMessage || "");
+    message.hidden = !brief.keyMessage;
+    const error = el("p", "error brief-refusal", state.errors.get(brief.id) || "");
+    error.setAttribute("role", "alert");
+    error.hidden = !state.errors.get(brief.id);
+    // the editor keeps its own box (and any form being filled in) across redraws
+    const box = (node && node.querySelector(".sbx")) || el("section", "sbx");
+    box.setAttribute("aria-label", "Storyboard");
+    box.hidden = !board;
+    article.replaceChildren(header, message, error, box);
+    if (board) scenes.show(box, board);
+    return article;
+  }
+
+  async function parse(event) {
+    event.preventDefault();
+    const text = $("brief-text").value;
+    const submit = $("brief-read");
+    submit.disabled = true;
+    showError("");
+    try {
+      const data = await api.gql(Q.parse, { input: { campaignId: state.campaignId, text } });
+      const payload = data.parseBrief;
+      if (payload.__typename === "BriefPayload") {
+        $("brief-text").value = "";
+        state.briefs = [payload.brief, ...state.briefs.filter((b) => b.id !== payload.brief.id)];
+        draw();
+      } else {
+        showError(`Not read: ${payload.code}${payload.field ? ` (${payload.field})` : ""}: ${payload.message}`);
+      }
+    } catch (err) {
+      showError(`Not read: ${api.errorText(err)}`);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  async function writeStoryboard(brief) {
+    state.errors.delete(brief.id);
+    let payload;
+    try {
+      payload = (await api.gql(Q.write, { input: { briefId: brief.id } })).generateStoryboard;
+    } catch (err) {
+      payload = { code: "ERROR", message: api.errorText(err) };
+    }
+    if (payload.__typename === "StoryboardJobPayload") {
+      state.writing.set(payload.job.id, brief.id);
+      api.adopt(payload.job); // its card in the job list, followed live
+    } else {
+      state.errors.set(brief.id, `Not written: ${payload.code}: ${payload.message}`);
+    }
+    draw();
+  }
+
+  // Every job app.js draws passes here: a storyboard written (here or elsewhere) is read,
+  // a render moves the editor's bars.
+  function jobChanged(job) {
+    scenes.jobChanged(job);
+    if (job.kind !== "storyboard_writing") return;
+    const briefId = state.writing.get(job.id);
+    if (!["succeeded", "failed", "canceled"].includes(job.status)) {
+      state.live.add(job.id);
+      return;
+    }
+    if (!briefId && !state.live.has(job.id)) return; // finished before the page opened
+    state.writing.delete(job.id);
+    state.live.delete(job.id);
+    if (job.status === "failed" && briefId) {
+      state.errors.set(briefId, `The storyboard was not written: ${job.error || "failed"}`);
+    }
+    load();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("brief-form").addEventListener("submit", parse);
+  });
+
+  return { open, jobChanged };
+};
