@@ -47,6 +47,16 @@ CANCEL = job_mutation("cancelJob", "JobInput")
 RETRY = job_mutation("retrySubJob", "SubJobInput")
 REGENERATE = job_mutation("regenerateSubJob", "SubJobInput")
 
+EXPORT = f"""mutation($input: ExportVideoInput!) {{ exportVideo(input: $input) {{
+  __typename
+  ... on ExportPayload {{ job {{ {JOB_FIELDS} }} }}
+  ... on Error {{ code field message }}
+}} }}"""
+
+RENDITIONS = """query($id: ID!) { node(id: $id) { ... on Asset {
+  renditions { id rendition width height url source { id } }
+} } }"""
+
 
 async def job(client: GraphQLClient, job_id: str) -> dict[str, Any]:
     data = await client.execute(JOB, {"id": job_id})
@@ -87,3 +97,9 @@ async def launch(client: GraphQLClient, mutation: str, **input: Any) -> dict[str
     assert payload["__typename"] == "JobPayload", payload
     result: dict[str, Any] = payload["job"]
     return result
+
+
+async def export_video(client: GraphQLClient, asset: str, *renditions: dict[str, str]) -> Any:
+    return await client.mutate(
+        EXPORT, {"input": {"assetId": asset, "renditions": list(renditions)}}
+    )

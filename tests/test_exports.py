@@ -4,35 +4,18 @@ original, of the asked size and never stretched (a padded one has its bars)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import av
 import httpx
 from starlette.applications import Starlette
 
 from tests.client import GraphQLClient
-from tests.jobs import JOB_FIELDS, wait_for_job
+from tests.jobs import RENDITIONS, export_video, wait_for_job
 from tests.samples import Samples
-
-EXPORT = f"""mutation($input: ExportVideoInput!) {{ exportVideo(input: $input) {{
-  __typename
-  ... on ExportPayload {{ job {{ {JOB_FIELDS} }} }}
-  ... on Error {{ code field message }}
-}} }}"""
-
-RENDITIONS = """query($id: ID!) { node(id: $id) { ... on Asset {
-  renditions { id rendition width height url source { id } }
-} } }"""
 
 EVENTS = """query($id: ID!) { node(id: $id) { ... on Job {
   events(first: 100) { type message progress }
 } } }"""
-
-
-async def _export(client: GraphQLClient, asset: str, *renditions: dict[str, str]) -> Any:
-    return await client.mutate(
-        EXPORT, {"input": {"assetId": asset, "renditions": list(renditions)}}
-    )
 
 
 def _top_left(data: bytes, path: Path) -> tuple[int, int, int]:
@@ -50,7 +33,7 @@ async def test_renditions_for_every_channel(
     assert tenant.client_id
     campaign = await tenant.create_campaign(tenant.client_id, "Export")
     video = await tenant.upload_ok(samples.mp4, "ad.mp4", campaign_id=campaign)
-    payload = await _export(
+    payload = await export_video(
         tenant, video["id"],
         {"rendition": "SD_480P"}, {"rendition": "HD_720P"}, {"rendition": "FULL_HD_1080P"},
         {"rendition": "VERTICAL_9_16", "fit": "PAD"}, {"rendition": "VERTICAL_9_16", "fit": "CROP"},
@@ -85,12 +68,12 @@ async def test_bad_exports_are_refused(
     campaign = await tenant.create_campaign(tenant.client_id, "Bad export")
     image = await tenant.upload_ok(samples.png, "a.png", campaign_id=campaign)
     video = await tenant.upload_ok(samples.mp4, "a.mp4", campaign_id=campaign)
-    not_video = await _export(tenant, image["id"], {"rendition": "HD_720P"})
+    not_video = await export_video(tenant, image["id"], {"rendition": "HD_720P"})
     assert (not_video["code"], not_video["field"]) == ("INVALID_INPUT", "assetId")
-    nothing = await _export(tenant, video["id"])
+    nothing = await export_video(tenant, video["id"])
     assert (nothing["code"], nothing["field"]) == ("INVALID_INPUT", "renditions")
     other = await admin.create_client("Other brand")
     other_campaign = await admin.create_campaign(other, "Theirs")
     theirs = await admin.upload_ok(samples.mp4, "t.mp4", campaign_id=other_campaign)
-    foreign = await _export(tenant, theirs["id"], {"rendition": "HD_720P"})
+    foreign = await export_video(tenant, theirs["id"], {"rendition": "HD_720P"})
     assert (foreign["code"], foreign["field"]) == ("NOT_FOUND", "assetId")

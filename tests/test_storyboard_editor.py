@@ -95,7 +95,9 @@ async def test_storyboard_editor_from_brief_to_video(
         await expect(card.locator(".scene-description")).to_have_text(scene["description"])
         if scene["script"]:
             await expect(card.locator(".scene-script")).to_have_text(f"“{scene['script']}”")
-    await expect(editor.locator(".approve")).to_contain_text(f"{float(board['costEstimateUsd']):.3f}")
+    await expect(editor.locator(".approve")).to_contain_text(
+        f"{float(board['costEstimateUsd']):.3f}"
+    )
     await page.wait_for_function(  # a thumbnail per scene, each a real image
         """() => { const imgs = [...document.querySelectorAll('.scene-thumb img')];
                    return imgs.length === 3 && imgs.every(i => i.complete && i.naturalWidth > 0
@@ -122,7 +124,9 @@ async def test_storyboard_editor_from_brief_to_video(
 
     # A length the model cannot render is refused, said, and nothing changes.
     await cards.nth(1).locator(".edit").click()
-    await cards.nth(1).locator("input[name=durationSeconds]").fill("1")  # seedance renders 2 to 12 s
+    await (
+        cards.nth(1).locator("input[name=durationSeconds]").fill("1")
+    )  # seedance renders 2 to 12 s
     await cards.nth(1).locator(".save").click()
     await expect(editor.locator(".sbx-error")).to_contain_text("INVALID_INPUT (durationSeconds)")
     await _version(editor, 3)

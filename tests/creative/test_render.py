@@ -1,6 +1,7 @@
-"""From brief text to a rendered ad, offline on the embedded default: an approved
-storyboard renders each scene (its image, then its clip), a music bed under the whole
-video, and the clips joined with each scene's transition; checked with ffprobe."""
+"""From brief text to a rendered and exported ad, offline on the embedded default: an
+approved storyboard renders each scene (its image, then its clip), a music bed under the
+whole video, and the clips joined with each scene's transition; the ad is then exported
+for each channel. Checked with ffprobe."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tests.creative.workflow import (
     UPDATE_SCENE,
     write_storyboard,
 )
-from tests.jobs import JOB_FIELDS, REGENERATE, wait_for_job
+from tests.jobs import JOB_FIELDS, REGENERATE, RENDITIONS, export_video, wait_for_job
 from tests.samples import Samples
 
 APPROVE = f"""mutation($input: ApproveStoryboardInput!) {{ approveStoryboard(input: $input) {{
@@ -42,16 +43,22 @@ Duration: 15 seconds
 Format: 16:9"""
 
 
-async def _streams(path: Path) -> dict[str, float]:
-    """Each stream's duration in seconds, by codec type, as ffprobe reads the file."""
+async def _probe(path: Path) -> list[dict[str, Any]]:
+    """The file's streams as ffprobe reads them: codec type, duration, and size for video."""
     binary = ffprobe_path()
     assert binary, "ffprobe is installed with ffmpeg"
     proc = await asyncio.create_subprocess_exec(
-        binary, "-v", "error", "-show_entries", "stream=codec_type,duration", "-of", "json",
-        str(path), stdout=asyncio.subprocess.PIPE,
+        binary, "-v", "error", "-show_entries", "stream=codec_type,duration,width,height",
+        "-of", "json", str(path), stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, _ = await proc.communicate()
-    return {s["codec_type"]: float(s["duration"]) for s in json.loads(out)["streams"]}
+    streams: list[dict[str, Any]] = json.loads(out)["streams"]
+    return streams
+
+
+async def _streams(path: Path) -> dict[str, float]:
+    """Each stream's duration in seconds, by codec type."""
+    return {s["codec_type"]: float(s["duration"]) for s in await _probe(path)}
 
 
 async def _approve(client: GraphQLClient, board: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +122,25 @@ async def test_brief_to_rendered_ad(
     assert abs(streams["video"] - 14.5) <= 0.1, streams
     assert abs(streams["audio"] - streams["video"]) <= 0.1, streams
     assert (done["outputAsset"]["width"], done["outputAsset"]["height"]) == (1280, 720)
+
+    # exported for each channel: the same ad, music and all, at each size
+    ad = done["outputAsset"]["id"]
+    export = await export_video(
+        tenant, ad, {"rendition": "SD_480P"}, {"rendition": "VERTICAL_9_16", "fit": "PAD"}
+    )
+    assert export["__typename"] == "ExportPayload", export
+    exported = await wait_for_job(tenant, app, export["job"]["id"])
+    assert exported["status"] == "SUCCEEDED", exported["error"]
+    renditions = (await tenant.execute(RENDITIONS, {"id": ad}))["node"]["renditions"]
+    assert {r["rendition"] for r in renditions} == {"480p", "9:16 pad"}
+    for rendition in renditions:
+        copy = tmp_path / f"{rendition['id']}.mp4"
+        copy.write_bytes((await http.get(rendition["url"])).content)
+        probed = {s["codec_type"]: s for s in await _probe(copy)}
+        size = (probed["video"]["width"], probed["video"]["height"])
+        assert size == (rendition["width"], rendition["height"]), (rendition, probed)
+        for kind in ("video", "audio"):
+            assert abs(float(probed[kind]["duration"]) - streams["video"]) <= 0.1, probed
 
     # one scene rendered again: the video is joined again, the storyboard stays rendered
     clip = next(s for s in done["subJobs"] if s["input"]["role"] == "clip")
