@@ -227,6 +227,16 @@ class Filter(Protocol):
     def clauses(self) -> list[ColumnElement[bool]]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _NoFilter:
+    def clauses(self) -> list[ColumnElement[bool]]:
+        return []
+
+
+NO_FILTER: Filter = _NoFilter()
+"""A list narrowed by its parent only (a campaign's briefs, a brief's storyboards)."""
+
+
 PAGE_STATEMENTS = 256
 """Built per-parent page statements kept (LRU): building one (its LATERAL's column
 proxies above all) cost more than executing it from SQLAlchemy's compiled cache."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Asset, AssetKind, Brief
@@ -21,7 +20,14 @@ from services.creative.parts import (
     clean_text,
 )
 from services.errors import Conflict, InvalidInput, NotFound
-from services.pagination import Columns, Page, PageArgs, count_by_parent, fetch_pages_by_parent
+from services.pagination import (
+    NO_FILTER,
+    Columns,
+    Page,
+    PageArgs,
+    count_by_parent,
+    fetch_pages_by_parent,
+)
 from services.viewer import Viewer
 
 MAX_REFINEMENTS = 5
@@ -185,20 +191,11 @@ async def _store(
     return brief
 
 
-@dataclass(frozen=True, slots=True)
-class BriefFilter:
-    def __hash__(self) -> int:
-        return 0
-
-    def clauses(self) -> list[ColumnElement[bool]]:
-        return []
-
-
 async def pages_for_campaigns(
     session: AsyncSession, campaign_ids: Sequence[uuid.UUID], args: PageArgs
 ) -> dict[uuid.UUID, Page[Brief]]:
     return await fetch_pages_by_parent(
-        session, BRIEF_COLUMNS, Brief.campaign_id, campaign_ids, BriefFilter(), args
+        session, BRIEF_COLUMNS, Brief.campaign_id, campaign_ids, NO_FILTER, args
     )
 
 

@@ -29,7 +29,7 @@ from db.models import (
 )
 from services import catalog
 from services.broker import Broker, enqueue_after_commit
-from services.creative.briefs import BriefFilter, get_brief
+from services.creative.briefs import get_brief
 from services.creative.durations import scene_counts
 from services.creative.parts import BriefParts, SceneDraft, StoryContext, check_parts
 from services.creative.property_tour import SCENES, Tour, check_tour, tour_json
@@ -37,7 +37,14 @@ from services.creative.scenes import fit_scenes, new_scene, settle
 from services.errors import InvalidInput, NotFound
 from services.generation import tasks
 from services.generation.state import job_created
-from services.pagination import Columns, Page, PageArgs, count_by_parent, fetch_pages_by_parent
+from services.pagination import (
+    NO_FILTER,
+    Columns,
+    Page,
+    PageArgs,
+    count_by_parent,
+    fetch_pages_by_parent,
+)
 from services.pairing.base import ImageCandidate
 from services.storage import LocalStorage
 from services.viewer import Viewer
@@ -196,7 +203,7 @@ async def pages_for_briefs(
     session: AsyncSession, brief_ids: Sequence[uuid.UUID], args: PageArgs
 ) -> dict[uuid.UUID, Page[Storyboard]]:
     return await fetch_pages_by_parent(
-        session, STORYBOARD_COLUMNS, Storyboard.brief_id, brief_ids, BriefFilter(), args
+        session, STORYBOARD_COLUMNS, Storyboard.brief_id, brief_ids, NO_FILTER, args
     )
 
 
