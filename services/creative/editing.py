@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.models import Asset, AssetKind, Brief, Scene, Storyboard, StoryboardStatus
+from db.models import Asset, AssetKind, Brief, Scene, ShotType, Storyboard, StoryboardStatus
 from services import catalog
 from services.creative.durations import allowed
 from services.creative.parts import (
@@ -23,7 +23,6 @@ from services.creative.parts import (
     SCENE_TRANSITIONS,
     BriefParts,
     SceneDraft,
-    ShotType,
     StoryContext,
     camel,
     clean_text,

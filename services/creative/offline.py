@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from db.models.enums import ShotType
 from services import catalog
 from services.creative import offline_brief
 from services.creative.durations import even
-from services.creative.parts import BriefParts, ParsedBrief, SceneDraft, ShotType, StoryContext
+from services.creative.parts import BriefParts, ParsedBrief, SceneDraft, StoryContext
 from services.creative.property_tour import Room, RoomPhoto, room_from_name
 
 SHOTS = (ShotType.WIDE, ShotType.MEDIUM, ShotType.TRACKING, ShotType.CLOSE_UP, ShotType.OVERHEAD)

@@ -29,8 +29,6 @@ DEFAULT_TOTAL_SECONDS = 30
 DEFAULT_ASPECT_RATIO = "16:9"
 SCENE_TRANSITIONS: tuple[str, ...] = TRANSITIONS
 
-__all__ = ["ShotType"]  # re-exported: writers and the API name shot types from here
-
 
 @dataclass(frozen=True, slots=True)
 class BriefParts:

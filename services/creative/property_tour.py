@@ -15,7 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from services.creative.parts import MAX_SHORT, BriefParts, SceneDraft, ShotType
+from db.models.enums import ShotType
+from services.creative.parts import MAX_SHORT, BriefParts, SceneDraft
 from services.errors import InvalidInput
 from services.pairing.base import ImageCandidate
 

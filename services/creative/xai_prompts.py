@@ -14,6 +14,7 @@ import json
 import uuid
 from typing import Any
 
+from db.models.enums import ShotType
 from services import catalog
 from services.creative import durations
 from services.creative.parts import (
@@ -23,7 +24,6 @@ from services.creative.parts import (
     TEXT_PARTS,
     BriefParts,
     SceneDraft,
-    ShotType,
     StoryContext,
     camel,
 )

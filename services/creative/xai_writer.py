@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from db.models.enums import ShotType
 from services.creative import xai_rooms
 from services.creative.parts import (
     ASPECT_RATIOS,
@@ -32,7 +33,6 @@ from services.creative.parts import (
     BriefParts,
     ParsedBrief,
     SceneDraft,
-    ShotType,
     StoryContext,
     camel,
 )

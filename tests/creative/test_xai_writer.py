@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
+from db.models.enums import ShotType
 from services.creative.parts import (
     MAX_SCENES,
     SCENE_TRANSITIONS,
     BriefParts,
     ParsedBrief,
     SceneDraft,
-    ShotType,
     StoryContext,
 )
 from services.creative.xai_writer import XaiCreativeWriter
