@@ -3,7 +3,9 @@ stored as the storyboard's first version, and the job succeeds naming it."""
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Awaitable, Callable
 
 from db.models import Brief, Job, JobStatus
 from services.creative.parts import BriefParts, SceneDraft
@@ -36,15 +38,17 @@ async def write_storyboard(deps: Deps, job_id: uuid.UUID, attempt: int = 1) -> N
             await model_failed(deps, WRITING, job_id, error, attempt)
             return
         parts = BriefParts.from_json(brief.parts)
-        context = await story_context(session, brief, parts)
-        tour = tour_from_json(job.params["tour"]) if "tour" in job.params else None
-        images = await tour_images(session, tour, deps.runtime.storage) if tour else {}
-    writer = deps.runtime.writer
-    try:
-        if tour is None:
-            drafts = await writer.write_storyboard(parts, context)
+        writer = deps.runtime.writer
+        write: Callable[[], Awaitable[list[SceneDraft]]]
+        if "tour" in job.params:  # a template's own facts and photos, not the campaign's
+            tour = tour_from_json(job.params["tour"])
+            images = await tour_images(session, tour, deps.runtime.storage)
+            write = functools.partial(write_tour, writer, tour, parts, images)
         else:
-            drafts = await write_tour(writer, tour, parts, images)
+            context = await story_context(session, brief, parts)
+            write = functools.partial(writer.write_storyboard, parts, context)
+    try:
+        drafts = await write()
     except LlmError as exc:
         await model_failed(deps, WRITING, job_id, exc, attempt)
         return
