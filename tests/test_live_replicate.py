@@ -12,6 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from gql.app import create_app
+from services.generation.state import PROGRESS_THROTTLE
 from services.settings import Settings
 from tests.client import GraphQLClient
 from tests.conftest import issue_key
@@ -24,6 +25,7 @@ from tests.wsclient import JOB_PROGRESS, WsClient
 
 TOKEN = "r8_live_token"
 SECRET = new_webhook_secret()
+POLL_SECONDS = 1.5 * PROGRESS_THROTTLE.interval
 IMAGE_MODEL = "google/nano-banana"
 
 
@@ -52,8 +54,10 @@ async def served(
         generation_provider="replicate",
         replicate_api_token=TOKEN,
         replicate_api_base=f"{fake[1]}/v1",
-        poll_initial_seconds=0.3,  # polls further apart than the progress coalescing
-        poll_max_seconds=0.3,
+        # polls further apart than progress ticks are coalesced (with room for a slow
+        # write), so that every tick the fake's logs give is one the worker reports
+        poll_initial_seconds=POLL_SECONDS,
+        poll_max_seconds=POLL_SECONDS,
     )
     app = create_app(app_settings)
     async with serve_app(app, ws="websockets-sansio") as base_url:
