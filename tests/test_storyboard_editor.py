@@ -130,7 +130,11 @@ async def test_storyboard_editor_from_brief_to_video(
     await cards.nth(1).locator(".save").click()
     await expect(editor.locator(".sbx-error")).to_contain_text("INVALID_INPUT (durationSeconds)")
     await _version(editor, 3)
+    typed = cards.nth(1).locator("input[name=durationSeconds]")
+    await expect(typed).to_have_value("1")  # the form keeps what was typed, to fix it
+    await expect(editor.locator(".approve")).to_be_disabled()  # not with a change unsaved
     await cards.nth(1).locator(".cancel-edit").click()
+    await expect(editor.locator(".approve")).to_be_enabled()
 
     # The writer rewrites the first scene only.
     await cards.nth(0).locator(".regenerate").click()
@@ -189,4 +193,19 @@ async def test_storyboard_editor_from_brief_to_video(
     await expect(editor).to_have_attribute("data-status", "rendered")
     await expect(editor.locator(".sbx-video")).to_have_count(1)
     await expect(editor.locator(".approve")).to_have_count(0)
+
+    # A second storyboard from the same brief (a double click asks for one): the editor
+    # moves to it, a draft again, while the rendered one stays readable in the API.
+    await brief.locator(".write").dblclick()
+    again = page.locator("article.job").first
+    await expect(again.locator(".kind")).to_have_text("storyboard writing")
+    await expect(again).to_have_attribute("data-status", "succeeded", timeout=60_000)
+    listed = (await tenant.execute(STORYBOARDS, {"id": brief_id}))["node"]["storyboards"]
+    assert listed["totalCount"] == 2, listed
+    newest = listed["nodes"][0]
+    assert newest["id"] != board["id"]
+    await expect(editor).to_have_attribute("data-storyboard-id", newest["id"])
+    await expect(editor).to_have_attribute("data-status", "draft")
+    await _version(editor, 1)
+    await expect(editor.locator(".approve")).to_be_enabled()
     assert problems == [], problems

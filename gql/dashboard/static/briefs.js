@@ -23,6 +23,9 @@ window.reelgraphBriefs = (api) => {
     campaignId: null,
     generation: 0,
     writing: new Map(), // writing job id -> brief id
+    asking: new Set(), // briefs whose generateStoryboard is on its way: one click, one job
+    loads: 0, // briefs reads asked for, and the newest applied: a late answer is dropped
+    loaded: 0,
     live: new Set(), // writing jobs seen unfinished: their end brings a new storyboard
     errors: new Map(), // brief id -> the last refusal
     briefs: [],
@@ -37,6 +40,7 @@ window.reelgraphBriefs = (api) => {
     state.generation += 1;
     state.campaignId = campaignId;
     state.writing.clear();
+    state.asking.clear();
     state.live.clear();
     state.errors.clear();
     state.briefs = [];
@@ -49,6 +53,7 @@ window.reelgraphBriefs = (api) => {
 
   async function load() {
     const generation = state.generation;
+    const asked = (state.loads += 1);
     let data;
     try {
       data = await api.gql(Q.briefs, { id: state.campaignId });
@@ -56,7 +61,8 @@ window.reelgraphBriefs = (api) => {
       if (generation === state.generation) showError(`Could not load the briefs: ${api.errorText(err)}`);
       return;
     }
-    if (generation !== state.generation || !data.node) return;
+    if (generation !== state.generation || !data.node || asked < state.loaded) return;
+    state.loaded = asked;
     state.briefs = data.node.briefs.nodes;
     draw();
   }
@@ -94,11 +100,11 @@ window.reelgraphBriefs = (api) => {
       el("strong", "brief-product", brief.product || "Untitled brief"),
       el("span", "muted", summary(brief)),
     );
-    const writing = writingJob(brief);
+    const writing = Boolean(writingJob(brief)) || state.asking.has(brief.id);
     const board = brief.storyboards.nodes[0];
     const label = writing ? "Writing…" : board ? "Write a new storyboard" : "Write storyboard";
     const write = button("write", label, "", () => writeStoryboard(brief));
-    write.disabled = Boolean(writing);
+    write.disabled = writing;
     header.append(write);
     const message = el("p", "brief-message muted", brief.keyMessage || "");
     message.hidden = !brief.keyMessage;
@@ -118,11 +124,13 @@ window.reelgraphBriefs = (api) => {
     event.preventDefault();
     const text = $("brief-text").value;
     const submit = $("brief-read");
+    const generation = state.generation;
     submit.disabled = true;
     showError("");
     try {
       const data = await api.gql(Q.parse, { input: { campaignId: state.campaignId, text } });
       const payload = data.parseBrief;
+      if (generation !== state.generation) return; // another campaign is open now
       if (payload.__typename === "BriefPayload") {
         $("brief-text").value = "";
         state.briefs = [payload.brief, ...state.briefs.filter((b) => b.id !== payload.brief.id)];
@@ -131,20 +139,26 @@ window.reelgraphBriefs = (api) => {
         showError(`Not read: ${payload.code}${payload.field ? ` (${payload.field})` : ""}: ${payload.message}`);
       }
     } catch (err) {
-      showError(`Not read: ${api.errorText(err)}`);
+      if (generation === state.generation) showError(`Not read: ${api.errorText(err)}`);
     } finally {
       submit.disabled = false;
     }
   }
 
   async function writeStoryboard(brief) {
+    if (state.asking.has(brief.id)) return;
+    const generation = state.generation;
     state.errors.delete(brief.id);
+    state.asking.add(brief.id);
+    draw();
     let payload;
     try {
       payload = (await api.gql(Q.write, { input: { briefId: brief.id } })).generateStoryboard;
     } catch (err) {
       payload = { code: "ERROR", message: api.errorText(err) };
     }
+    if (generation !== state.generation) return; // another campaign is open now
+    state.asking.delete(brief.id);
     if (payload.__typename === "StoryboardJobPayload") {
       state.writing.set(payload.job.id, brief.id);
       api.adopt(payload.job); // its card in the job list, followed live

@@ -34,28 +34,47 @@ window.reelgraphScenes = (api) => {
     "none", "fade", "dissolve", "fadeblack", "wipeleft", "slideleft", "smoothleft", "circleopen",
   ];
 
-  // storyboard id -> {data, box, busy, editing, regenerating, error, roles}
+  // storyboard id -> {data, box, busy, editing, regenerating, typed, error, roles}
   const boards = new Map();
   const { el, button } = window.reelgraphDom;
+  const SCENE_DRAG = "application/x-reelgraph-scene"; // {storyboard, position}
+
+  // Whether `data` may replace what `board` shows: never an older version, and never a
+  // draft once approved (answers can arrive out of order).
+  function newer(board, data) {
+    if (data.version !== board.data.version) return data.version > board.data.version;
+    return !(data.status === "DRAFT" && board.data.status !== "DRAFT");
+  }
 
   // Draw `data` (a Storyboard as the API gave it) into `box`; kept across redraws of the
   // brief it belongs to, so a form being filled in is not lost to an unrelated reload.
   function show(box, data) {
     let board = boards.get(data.id);
     if (!board) {
-      board = { data, box, busy: false, editing: null, regenerating: null, error: "", roles: null };
+      board = {
+        data, box, busy: false, editing: null, regenerating: null, typed: null, error: "",
+        roles: null,
+      };
       boards.set(data.id, board);
     }
     const changed = board.data.version !== data.version || board.data.status !== data.status;
-    const drawn = board.box === box && box.childElementCount > 0;
+    if (!changed) board.data = data; // the same version: its details (the job) may be fresher
+    else if (newer(board, data)) {
+      board.data = data;
+      stopEditing(board);
+    } // else a late answer: what is shown is newer
     board.box = box;
-    board.data = data;
-    if (drawn && !changed) return; // as shown: keep what the person is typing
-    if (changed) board.editing = board.regenerating = null;
-    draw(board);
+    // drawn already (the box may instead show an older storyboard of the brief, or nothing)
+    const shown = box.childElementCount > 0 && box.dataset.storyboardId === board.data.id &&
+      box.dataset.version === String(board.data.version) &&
+      box.dataset.status === board.data.status.toLowerCase();
+    if (!shown) draw(board); // else as shown: keep what the person is typing
   }
 
   const draft = (board) => board.data.status === "DRAFT";
+  const stopEditing = (board) => {
+    board.editing = board.regenerating = board.typed = null;
+  };
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
   function draw(board) {
@@ -66,8 +85,35 @@ window.reelgraphScenes = (api) => {
     const error = el("p", "sbx-error error", board.error);
     error.setAttribute("role", "alert");
     error.hidden = !board.error;
+    // the focus before a save is given back once the save is done (buttons are off meanwhile)
+    const focus = focused(box) || board.focus;
+    board.focus = board.busy ? focus : null;
     box.replaceChildren(head(board), notes(board), cards(board), error, footer(board));
+    refocus(box, focus);
     renderProgress(board);
+  }
+
+  // Every action redraws the box: the control that had the focus (the same button of the
+  // same scene, wherever that scene now is) gets it back, and an opened form's first field
+  // takes it, so a keyboard user goes on from where they were.
+  function focused(box) {
+    const active = document.activeElement;
+    if (!active || !box.contains(active)) return null;
+    const scene = active.closest(".scene");
+    return { scene: scene ? scene.dataset.sceneId : null, className: active.className };
+  }
+
+  function refocus(box, focus) {
+    const form = box.querySelector(".scene-form, .regenerate-form");
+    const opened = form && !(focus && form.contains(document.activeElement));
+    if (opened && focus && form.closest(".scene").dataset.sceneId === focus.scene) {
+      form.querySelector("textarea, input").focus();
+      return;
+    }
+    if (!focus || !focus.className) return;
+    const scope = focus.scene ? box.querySelector(`.scene[data-scene-id="${CSS.escape(focus.scene)}"]`) : box;
+    const target = scope && scope.querySelector(`.${focus.className.trim().split(/\s+/).map(CSS.escape).join(".")}`);
+    if (target && !target.disabled) target.focus();
   }
 
   function head(board) {
@@ -129,7 +175,7 @@ window.reelgraphScenes = (api) => {
     );
     if (i < scenes.length - 1) meta.append(el("span", "scene-transition muted", `${scene.transition} →`));
     li.append(thumbnail(scene), meta);
-    if (board.editing === scene.id) {
+    if (draft(board) && board.editing === scene.id) {
       li.append(editForm(board, scene));
       return li;
     }
@@ -137,7 +183,7 @@ window.reelgraphScenes = (api) => {
       el("p", "scene-script", scene.script ? `“${scene.script}”` : ""),
       el("p", "scene-description muted", scene.description),
     );
-    if (board.regenerating === scene.id) li.append(regenerateForm(board, scene));
+    if (draft(board) && board.regenerating === scene.id) li.append(regenerateForm(board, scene));
     const bar = el("div", "bar scene-bar");
     bar.append(el("div", "fill"), el("span", "pct"));
     bar.hidden = true;
@@ -159,13 +205,13 @@ window.reelgraphScenes = (api) => {
     up.disabled = board.busy || i === 0;
     down.disabled = board.busy || i === scenes.length - 1;
     const edit = button("edit ghost", "Edit", "Edit this scene", () => {
+      stopEditing(board);
       board.editing = scene.id;
-      board.regenerating = null;
       draw(board);
     });
     const rewrite = button("regenerate ghost", "Rewrite", "Have the writer rewrite this scene", () => {
+      stopEditing(board);
       board.regenerating = scene.id;
-      board.editing = null;
       draw(board);
     });
     const remove = button("delete ghost", "Delete", "Delete this scene", () =>
@@ -193,28 +239,36 @@ window.reelgraphScenes = (api) => {
     return node;
   }
 
+  // What the person typed into a scene's form, kept until it is saved or dropped: a
+  // refused save (a length the model cannot render, say) redraws the form with it.
+  const typedFor = (board, scene) =>
+    board.typed && board.typed.sceneId === scene.id ? board.typed.values : null;
+
   function editForm(board, scene) {
     const form = el("form", "scene-form");
+    const typed = typedFor(board, scene) || {};
+    const start = (name) => (name in typed ? typed[name] : String(scene[name] ?? ""));
     const description = el("textarea");
-    Object.assign(description, { name: "description", rows: 3, value: scene.description });
+    Object.assign(description, { name: "description", rows: 3, value: start("description") });
     const script = el("textarea");
-    Object.assign(script, { name: "script", rows: 2, value: scene.script });
+    Object.assign(script, { name: "script", rows: 2, value: start("script") });
     const duration = el("input");
     Object.assign(duration, {
       name: "durationSeconds", type: "number", min: 1, max: 60, step: 1,
-      value: String(scene.durationSeconds), required: true,
+      value: start("durationSeconds"), required: true,
     });
     form.append(
       field("Description", description),
       field("Script", script),
       field("Seconds", duration),
-      field("Shot", select("shotType", SHOTS, scene.shotType)),
-      field("Then", select("transition", TRANSITIONS, scene.transition)),
+      field("Shot", select("shotType", SHOTS, start("shotType"))),
+      field("Then", select("transition", TRANSITIONS, start("transition"))),
       formButtons(board, "Save"),
     );
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const values = new FormData(form);
+      board.typed = { sceneId: scene.id, values: Object.fromEntries(values) };
       const input = { sceneId: scene.id };
       for (const name of ["description", "script", "shotType", "transition"]) {
         if (values.get(name) !== scene[name]) input[name] = values.get(name);
@@ -237,11 +291,13 @@ window.reelgraphScenes = (api) => {
     Object.assign(feedback, {
       name: "feedback", type: "text", required: true, maxLength: 2000,
       placeholder: "What should change? (e.g. closer on the product)",
+      value: (typedFor(board, scene) || {}).feedback || "",
     });
     feedback.setAttribute("aria-label", "What should change");
     form.append(feedback, formButtons(board, "Rewrite"));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
+      board.typed = { sceneId: scene.id, values: { feedback: feedback.value } };
       send(board, Q.regenerate, { sceneId: scene.id, feedback: feedback.value });
     });
     return form;
@@ -253,7 +309,7 @@ window.reelgraphScenes = (api) => {
     submit.type = "submit";
     submit.disabled = board.busy;
     const cancel = button("cancel-edit ghost", "Cancel", "", () => {
-      board.editing = board.regenerating = null;
+      stopEditing(board);
       draw(board);
     });
     bar.append(submit, cancel);
@@ -263,22 +319,35 @@ window.reelgraphScenes = (api) => {
   // Drag a card onto another: it takes that card's place, and the rest move along.
   function dragAndDrop(board, li, i) {
     li.addEventListener("dragstart", (event) => {
-      event.dataTransfer.setData("text/plain", String(i));
+      const scene = JSON.stringify({ storyboard: board.data.id, position: i });
+      event.dataTransfer.setData(SCENE_DRAG, scene);
       event.dataTransfer.effectAllowed = "move";
       li.classList.add("dragging");
     });
     li.addEventListener("dragend", () => li.classList.remove("dragging"));
+    // Only a scene card is a drop here (not a file or a link), and none while saving.
+    const ours = (event) => !board.busy && event.dataTransfer.types.includes(SCENE_DRAG);
     li.addEventListener("dragover", (event) => {
+      if (!ours(event)) return;
       event.preventDefault();
       event.dataTransfer.dropEffect = "move";
       li.classList.add("drop-target");
     });
     li.addEventListener("dragleave", () => li.classList.remove("drop-target"));
     li.addEventListener("drop", (event) => {
-      event.preventDefault();
       li.classList.remove("drop-target");
-      const from = Number(event.dataTransfer.getData("text/plain"));
-      if (Number.isInteger(from) && from !== i) reorder(board, from, i);
+      if (!ours(event)) return;
+      event.preventDefault();
+      let dragged = null;
+      try {
+        dragged = JSON.parse(event.dataTransfer.getData(SCENE_DRAG));
+      } catch {
+        return;
+      }
+      const from = dragged && dragged.storyboard === board.data.id ? dragged.position : null;
+      if (Number.isInteger(from) && from >= 0 && from < board.data.scenes.length && from !== i) {
+        reorder(board, from, i);
+      }
     });
   }
 
@@ -295,9 +364,11 @@ window.reelgraphScenes = (api) => {
     if (draft(board)) {
       const approve = button("approve", `Approve and render · ${api.usd(data.costEstimateUsd)}`, "",
         () => approveBoard(board));
-      approve.disabled = board.busy;
+      const open = board.editing || board.regenerating; // an unsaved change: saved or dropped first
+      approve.disabled = board.busy || Boolean(open);
       bar.append(approve);
       if (board.busy) bar.append(el("span", "muted", "saving…"));
+      else if (open) bar.append(el("span", "muted", "Save or cancel the open scene to approve."));
       return bar;
     }
     const progress = el("div", "bar sbx-bar");
@@ -309,6 +380,7 @@ window.reelgraphScenes = (api) => {
   }
 
   async function mutate(board, query, input) {
+    if (board.busy) return null; // one change at a time: each names the version it was made on
     board.busy = true;
     board.error = "";
     draw(board);
@@ -326,7 +398,7 @@ window.reelgraphScenes = (api) => {
       if (payload.code === "CONFLICT") {
         const end = /[.!?]$/.test(board.error) ? "" : ".";
         board.error += `${end} Showing the latest version.`;
-        board.editing = board.regenerating = null; // the form was for the stale version
+        stopEditing(board); // the form was for the stale version
         await reload(board);
       }
     }
@@ -336,8 +408,8 @@ window.reelgraphScenes = (api) => {
   async function send(board, query, input) {
     const payload = await mutate(board, query, { ...input, expectedVersion: board.data.version });
     if (payload) {
-      board.editing = board.regenerating = null;
-      board.data = payload.storyboard;
+      stopEditing(board);
+      if (newer(board, payload.storyboard)) board.data = payload.storyboard;
     }
     draw(board);
   }
@@ -347,8 +419,10 @@ window.reelgraphScenes = (api) => {
       storyboardId: board.data.id, expectedVersion: board.data.version,
     });
     if (payload) {
+      stopEditing(board);
       board.data = payload.storyboard;
-      api.adopt(payload.job); // its card in the job list, followed live
+      // its card in the job list, followed live: unless the page has moved to another campaign
+      if (boards.get(board.data.id) === board) api.adopt(payload.job);
     }
     draw(board);
   }
@@ -356,7 +430,7 @@ window.reelgraphScenes = (api) => {
   async function reload(board) {
     try {
       const data = await api.gql(Q.board, { id: board.data.id });
-      if (data.node) board.data = data.node;
+      if (data.node && newer(board, data.node)) board.data = data.node;
     } catch (err) {
       board.error += ` (could not read it again: ${api.errorText(err)})`;
     }
