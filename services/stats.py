@@ -58,8 +58,12 @@ def _campaign_stats() -> Select[*tuple[Any, ...]]:
     )
     spend = select(func.sum(Job.cost_actual_usd)).where(Job.campaign_id == Campaign.id)
     jobs = select(func.count()).where(Job.campaign_id == Campaign.id)
-    average = select(func.avg(Job.cost_actual_usd)).where(
-        Job.campaign_id == Campaign.id, Job.status == JobStatus.SUCCEEDED
+    # The status in a FILTER, not in the WHERE: with `status = 'succeeded'` there, SQLite
+    # chose ix_jobs_status and read every succeeded job of every campaign, once per
+    # campaign; this way each subquery walks its own campaign's jobs by their index.
+    succeeded = Job.status == JobStatus.SUCCEEDED
+    average = select(func.avg(Job.cost_actual_usd).filter(succeeded)).where(
+        Job.campaign_id == Campaign.id
     )
     return select(
         Campaign.id,
