@@ -32,6 +32,9 @@ Music: warm acoustic guitar
 Duration: 15 seconds
 Format: 16:9"""
 
+WRITING_JOBS = """query($id: ID!) { node(id: $id) { ... on Campaign {
+  jobs(kind: STORYBOARD_WRITING) { totalCount } } } }"""
+
 # Every progress value the editor's bars show, so the test can tell a live render from
 # a final repaint.
 OBSERVE = """() => {
@@ -124,12 +127,12 @@ async def test_storyboard_editor_from_brief_to_video(
 
     # A length the model cannot render is refused, said, and nothing changes.
     await cards.nth(1).locator(".edit").click()
-    await (
-        cards.nth(1).locator("input[name=durationSeconds]").fill("1")
-    )  # seedance renders 2 to 12 s
+    # seedance renders 2 to 12 s
+    await cards.nth(1).locator("input[name=durationSeconds]").fill("1")
     await cards.nth(1).locator(".save").click()
     await expect(editor.locator(".sbx-error")).to_contain_text("INVALID_INPUT (durationSeconds)")
     await _version(editor, 3)
+    assert await _storyboard(tenant, board["id"]) == before
     typed = cards.nth(1).locator("input[name=durationSeconds]")
     await expect(typed).to_have_value("1")  # the form keeps what was typed, to fix it
     await expect(editor.locator(".approve")).to_be_disabled()  # not with a change unsaved
@@ -168,7 +171,7 @@ async def test_storyboard_editor_from_brief_to_video(
     assert await cards.first.evaluate("card => card.draggable") is False
     render = page.locator("article.job").first
     await expect(render.locator(".kind")).to_have_text("storyboard")
-    ended = re.compile("succeeded|failed|cancelled")
+    ended = re.compile("succeeded|failed|canceled")
     await expect(render).to_have_attribute("data-status", ended, timeout=240_000)
     assert await render.get_attribute("data-status") == "succeeded", await render.inner_text()
     await expect(editor).to_have_attribute("data-status", "rendered")
@@ -200,6 +203,8 @@ async def test_storyboard_editor_from_brief_to_video(
     again = page.locator("article.job").first
     await expect(again.locator(".kind")).to_have_text("storyboard writing")
     await expect(again).to_have_attribute("data-status", "succeeded", timeout=60_000)
+    writes = (await tenant.execute(WRITING_JOBS, {"id": campaign}))["node"]["jobs"]
+    assert writes["totalCount"] == 2, writes  # the first storyboard's, and one for this
     listed = (await tenant.execute(STORYBOARDS, {"id": brief_id}))["node"]["storyboards"]
     assert listed["totalCount"] == 2, listed
     newest = listed["nodes"][0]

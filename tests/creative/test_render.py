@@ -191,7 +191,6 @@ async def test_auto_approve_renders_once_written(
         assert any(n.startswith("Not rendered: this costs") for n in board["notes"])
         return
     assert board["status"] == "RENDERING"
-    rendered = (await tenant.execute(STORYBOARD, {"id": board["id"]}))["node"]
     job_id = (
         await tenant.execute(
             "query($id: ID!) { node(id: $id) { ... on Storyboard { job { id } } } }",
@@ -200,4 +199,5 @@ async def test_auto_approve_renders_once_written(
     )["node"]["job"]["id"]
     done = await wait_for_job(tenant, app, job_id)
     assert done["status"] == "SUCCEEDED", done["error"]
-    assert rendered["id"] == board["id"]
+    rendered = (await tenant.execute(STORYBOARD, {"id": board["id"]}))["node"]
+    assert rendered["status"] == "RENDERED"

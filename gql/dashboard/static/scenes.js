@@ -39,12 +39,18 @@ window.reelgraphScenes = (api) => {
   const { el, button } = window.reelgraphDom;
   const SCENE_DRAG = "application/x-reelgraph-scene"; // {storyboard, position}
 
-  // Whether `data` may replace what `board` shows: never an older version, and never a
-  // draft once approved (answers can arrive out of order).
+  // Whether `data` may replace what `board` shows: never an older version, nor an earlier
+  // status of the same version (answers can arrive out of order; a storyboard only moves
+  // forward: rendering a scene again leaves it RENDERED).
+  const STAGES = ["DRAFT", "APPROVED", "RENDERING", "RENDERED"];
   function newer(board, data) {
     if (data.version !== board.data.version) return data.version > board.data.version;
-    return !(data.status === "DRAFT" && board.data.status !== "DRAFT");
+    return STAGES.indexOf(data.status) >= STAGES.indexOf(board.data.status);
   }
+
+  // A brief's box shows one storyboard, its newest: an older board that still gets answers
+  // (its render ending, an edit replied to late) keeps them without drawing over it.
+  const owns = (board) => board.box.owner === board;
 
   // Draw `data` (a Storyboard as the API gave it) into `box`; kept across redraws of the
   // brief it belongs to, so a form being filled in is not lost to an unrelated reload.
@@ -64,6 +70,7 @@ window.reelgraphScenes = (api) => {
       stopEditing(board);
     } // else a late answer: what is shown is newer
     board.box = box;
+    box.owner = board;
     // drawn already (the box may instead show an older storyboard of the brief, or nothing)
     const shown = box.childElementCount > 0 && box.dataset.storyboardId === board.data.id &&
       box.dataset.version === String(board.data.version) &&
@@ -78,6 +85,7 @@ window.reelgraphScenes = (api) => {
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
   function draw(board) {
+    if (!owns(board)) return;
     const { data, box } = board;
     box.dataset.storyboardId = data.id;
     box.dataset.status = data.status.toLowerCase();
@@ -86,7 +94,9 @@ window.reelgraphScenes = (api) => {
     error.setAttribute("role", "alert");
     error.hidden = !board.error;
     // the focus before a save is given back once the save is done (buttons are off meanwhile)
-    const focus = focused(box) || board.focus;
+    const active = document.activeElement;
+    const idle = !active || active === document.body; // nothing else took the focus meanwhile
+    const focus = focused(box) || (idle ? board.focus : null);
     board.focus = board.busy ? focus : null;
     box.replaceChildren(head(board), notes(board), cards(board), error, footer(board));
     refocus(box, focus);
@@ -473,7 +483,7 @@ window.reelgraphScenes = (api) => {
     showVideo(box.querySelector(".sbx-output"), job);
     if (!board.roles || board.roles.jobId !== job.id) {
       rolesOf(board, job.id).then(() => {
-        if (boards.get(data.id) === board) perScene(board, api.job(job.id) || job);
+        if (boards.get(data.id) === board && owns(board)) perScene(board, api.job(job.id) || job);
       });
     }
   }
@@ -512,7 +522,8 @@ window.reelgraphScenes = (api) => {
   // the storyboard again when the render ends (RENDERED, or still RENDERING on failure).
   function jobChanged(job) {
     for (const board of boards.values()) {
-      if (!board.data.job || board.data.job.id !== job.id || !board.box.isConnected) continue;
+      const mine = board.data.job && board.data.job.id === job.id;
+      if (!mine || !owns(board) || !board.box.isConnected) continue;
       renderProgress(board);
       const final = ["succeeded", "failed", "canceled"].includes(job.status);
       if (final && board.data.job.status.toLowerCase() !== job.status) {
