@@ -63,12 +63,11 @@ window.reelgraphScenes = (api) => {
       };
       boards.set(data.id, board);
     }
-    const changed = board.data.version !== data.version || board.data.status !== data.status;
-    if (!changed) board.data = data; // the same version: its details (the job) may be fresher
-    else if (newer(board, data)) {
-      board.data = data;
-      stopEditing(board);
-    } // else a late answer: what is shown is newer
+    if (newer(board, data)) { // else a late answer: what is shown is newer
+      const moved = board.data.version !== data.version || board.data.status !== data.status;
+      if (moved) stopEditing(board); // the forms were for what it was
+      board.data = data; // (the same version too: its details, the job, may be fresher)
+    }
     board.box = box;
     box.owner = board;
     // drawn already (the box may instead show an older storyboard of the brief, or nothing)
@@ -115,8 +114,7 @@ window.reelgraphScenes = (api) => {
 
   function refocus(box, focus) {
     const form = box.querySelector(".scene-form, .regenerate-form");
-    const opened = form && !(focus && form.contains(document.activeElement));
-    if (opened && focus && form.closest(".scene").dataset.sceneId === focus.scene) {
+    if (form && focus && form.closest(".scene").dataset.sceneId === focus.scene) {
       form.querySelector("textarea, input").focus();
       return;
     }
