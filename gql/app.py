@@ -30,7 +30,7 @@ from gql.routes import health, media, thumbnail
 from gql.schema import build_schema
 from gql.view import GraphQLView
 from gql.webhooks import replicate_webhook
-from jobs.worker import build_worker, in_process, redis_settings
+from jobs.worker import InProcessWorker, build_worker, redis_settings
 from services.api_keys import revocation_channel
 from services.eta import EtaEstimator
 from services.queue.arq_broker import ArqBroker
@@ -99,8 +99,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 inbox_limit=settings.live_inbox_limit,
             )
             if settings.worker_in_process:
-                worker = build_worker(settings, pool, runtime=runtime, handle_signals=False)
-                task = asyncio.create_task(in_process(worker), name="reelgraph-worker")
+                worker = app.state.worker = InProcessWorker(
+                    lambda: build_worker(settings, pool, runtime=runtime, handle_signals=False)
+                )
+                task = asyncio.create_task(worker.run(), name="reelgraph-worker")
                 stack.push_async_callback(_stop_worker, worker, task)
             if settings.gc_freeze:
                 _freeze_start_up()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from arq import cron, func
@@ -224,11 +225,55 @@ async def run_worker(settings: Settings) -> None:
         await worker.close()
 
 
-async def in_process(worker: Worker) -> None:
-    try:
-        await worker.main()
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("the in-process worker stopped")
-        raise
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Pauses before the embedded worker's successive restarts (the last one repeats)."""
+
+
+class InProcessWorker:
+    """The embedded default's worker, kept alive as a supervisor keeps `reelgraph worker`.
+
+    arq's worker stops at the first error its loop meets (Redis unreachable for a moment:
+    a connect that timed out under load). A separate worker process exits and is started
+    again; inside the server nothing would, and every job after it would wait queued for
+    good. So a worker that stops is retired (its running jobs cancelled, which the
+    reconciler resumes; its heartbeat, liveness and deps closed, the shared Redis pool
+    left open) and a new one starts after a pause that grows while it keeps failing."""
+
+    def __init__(self, build: Callable[[], Worker]) -> None:
+        self._build = build
+        self.worker = build()
+        self.restarts = 0
+        self.restarted = asyncio.Event()  # set at each new start after a stop
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self.worker.main()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
+                failures += 1
+                log.exception("the in-process worker stopped; a new one starts in %.0f s", delay)
+            await _retire(self.worker)
+            await asyncio.sleep(delay)
+            self.worker = self._build()
+            self.restarts += 1
+            self.restarted.set()
+
+    async def close(self) -> None:
+        await self.worker.close()
+
+
+async def _retire(worker: Worker) -> None:
+    """What arq's `close()` does but closing the Redis pool, which the app shares."""
+    for task in worker.tasks.values():
+        task.cancel()
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    if worker.on_shutdown is not None:
+        try:
+            await worker.on_shutdown(worker.ctx)
+        except Exception:  # the worker is going either way; its successor starts clean
+            log.exception("retiring the in-process worker")
