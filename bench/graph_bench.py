@@ -27,7 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -39,6 +39,7 @@ from bench import ceiling_app, launch, plain_app, seed
 from bench.serve import Endpoint, Load, Measured, measure
 from db.migrate import upgrade
 from gql.app import create_app
+from gql.prepared import PreparedQueries
 from services.settings import Settings
 
 SECRET = "graph-bench-signing-key"
@@ -178,6 +179,7 @@ class InProcess:
     answers: dict[str, Any]  # page, one (parsed)
     orm_same_sql: bool
     orm_same_json: bool
+    prepared: int  # GraphQL answers above that gql/prepared.py gave
 
 
 async def _post(http: httpx.AsyncClient, path: str, body: dict[str, Any], key: str) -> bytes:
@@ -252,6 +254,7 @@ async def in_process(settings: Settings, key: str) -> InProcess:
                 g_trace, g_http, "/graphql", graphql_body(sizes), key
             )
         graphql["one"], raw["one"] = await _traced(g_trace, g_http, "/graphql", GRAPHQL_ONE, key)
+        prepared = cast(PreparedQueries, graph.state.prepared_queries).answered
         page = ceiling_body(SIZES["page"])
         orm_trace, orm_raw = await _traced(o_trace, o_http, "/page", page, key)
         plain_page, plain_raw = await _traced(p_trace, p_http, "/page", page, key)
@@ -267,6 +270,7 @@ async def in_process(settings: Settings, key: str) -> InProcess:
         answers={"page": orjson.loads(raw["page"]), "one": orjson.loads(raw["one"])},
         orm_same_sql=sorted(orm_trace.statements) == sorted(graphql["page"].statements),
         orm_same_json=orjson.loads(orm_raw) == orjson.loads(raw["page"]),
+        prepared=prepared,
     )
 
 
@@ -297,7 +301,11 @@ def _trace_row(label: str, t: Trace, pg: bool) -> str:
 
 
 def _answers(found: InProcess) -> list[str]:
-    out = []
+    out = [
+        f"    GraphQL requests above given by prepared queries (gql/prepared.py): "
+        f"{found.prepared} of {2 * len(found.graphql)} (a text's first request takes "
+        "Strawberry's whole path; each size was asked twice, the second traced)"
+    ]
     for name, label in (("page", "page"), ("one", "one client")):
         c = found.compared[name]
         same = (

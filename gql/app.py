@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 _freeze_start_up()
             yield
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", view),  # the view answers other methods: 405 in JSON
             WebSocketRoute("/graphql", view),
@@ -123,6 +123,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[Middleware(RequestIdMiddleware), Middleware(RateLimitMiddleware)],
         lifespan=lifespan,
     )
+    app.state.prepared_queries = view.prepared  # for benchmarks and tests to read
+    return app
 
 
 YOUNG_COLLECTION_EVERY = 10_000

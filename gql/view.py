@@ -19,11 +19,13 @@ WebSockets (graphql-transport-ws and the legacy graphql-ws) authenticate once, a
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from json import JSONDecodeError
 from typing import Any
 
 import orjson
+import strawberry
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -57,6 +59,7 @@ from gql.http_requests import (
 )
 from gql.live.feeds import Live
 from gql.live.protocols import LegacyWSHandler, TransportWSHandler
+from gql.prepared import PreparedQueries
 from gql.rate_limit import client_address, identify, limiter_of
 from services.broker import Broker
 from services.eta import EtaEstimator
@@ -159,6 +162,11 @@ class GraphQLView(GraphQL[Context, None]):
             allowed_origins=allowed_origins(settings),
         )
         self.settings = settings
+        self.prepared = (
+            PreparedQueries(schema, verify=settings.verify_plain_execution)
+            if isinstance(schema, strawberry.Schema)
+            else None
+        )
         self.runtime = runtime
         self.broker = broker
         self.live: Live | None = None
@@ -340,12 +348,8 @@ class GraphQLView(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         allowed = HTTP_OPERATIONS[request_adapter.method]
-        try:
-            check_operation_named(
-                request_data.query or "",
-                request_data.operation_name,
-                self.settings.max_query_tokens,
-            )
+
+        async def strawberry_path() -> ExecutionResult:
             return await self.schema.execute(
                 request_data.query,
                 root_value=root_value,
@@ -355,6 +359,26 @@ class GraphQLView(GraphQL[Context, None]):
                 allowed_operation_types=allowed,
                 operation_extensions=request_data.extensions,
             )
+
+        try:
+            queries = self.prepared
+            prepared = (
+                queries.find(request_data.query, request_data.operation_name) if queries else None
+            )
+            if queries and prepared:  # a query that has run before (gql/prepared.py)
+                data = await queries.execute(prepared, request_data.variables, context)
+                if data is not None:
+                    return ExecutionResult(data=data, errors=None)
+                await context.release()  # Strawberry's path, from fresh loaders
+            check_operation_named(
+                request_data.query or "",
+                request_data.operation_name,
+                self.settings.max_query_tokens,
+            )
+            result = await strawberry_path()
+            if self.prepared and request_data.query and result.data is not None:
+                await self._prepare(self.prepared, request_data, context, result, strawberry_path)
+            return result
         except InvalidOperationTypeError as exc:
             if exc.operation_type is OperationType.SUBSCRIPTION:
                 raise Refusal(
@@ -371,6 +395,30 @@ class GraphQLView(GraphQL[Context, None]):
             raise Refusal(400, "No GraphQL query found in the request: send `query`.") from exc
         finally:
             await context.release()
+
+    async def _prepare(
+        self,
+        queries: PreparedQueries,
+        request_data: GraphQLRequestData,
+        context: Context,
+        result: ExecutionResult,
+        strawberry_path: Callable[[], Awaitable[ExecutionResult]],
+    ) -> None:
+        """Remember a query that ran to data; when verifying, run it the prepared way too."""
+        query = request_data.query or ""
+        prepared = queries.remember(query, request_data.operation_name)
+        if prepared is None or not queries.verify or result.errors or result.data is None:
+            return
+
+        async def again() -> dict[str, Any] | None:
+            await context.release()
+            try:
+                repeated = await strawberry_path()
+            finally:
+                await context.release()
+            return None if repeated.errors else repeated.data
+
+        await queries.verify_answer(prepared, request_data.variables, context, result.data, again)
 
     async def process_result(
         self, request: Request, result: ExecutionResult

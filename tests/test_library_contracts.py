@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import json
 import re
@@ -236,6 +237,56 @@ def test_strawberry_field_definitions_for_the_fast_path() -> None:
     assert plain.python_name == "name"
     assert not resolved.is_basic_field
     assert "execution_context_class" in inspect.signature(strawberry.Schema).parameters
+
+
+async def test_strawberry_schema_and_graphql_core_execute_for_prepared_queries() -> None:
+    """gql/prepared.py calls graphql-core's `execute` as Strawberry's
+    `Schema._execute_operation` does: on `Schema._schema`, with the schema's
+    `execution_context_class` as `executor_class` and `optimized_is_awaitable`; it reads
+    the extension factories from `Schema.extensions`; it awaits the result with
+    `strawberry.utils.await_maybe`."""
+    from graphql import execute
+    from strawberry.execution import optimized_is_awaitable
+    from strawberry.schema._graphql_core import execution_context_class_kwargs
+    from strawberry.schema.schema import Schema as StrawberrySchema
+    from strawberry.utils.await_maybe import await_maybe
+
+    from gql.execution import PlainExecutionContext
+
+    parameters = inspect.signature(execute).parameters
+    assert {"executor_class", "is_awaitable", "context_value"} <= set(parameters), (
+        "graphql-core: execute() no longer takes executor_class / is_awaitable"
+    )
+    assert execution_context_class_kwargs(PlainExecutionContext) == {
+        "executor_class": PlainExecutionContext
+    }, "strawberry-graphql: the executor is no longer passed as `executor_class`"
+    source = inspect.getsource(StrawberrySchema._execute_operation)
+    assert "is_awaitable=optimized_is_awaitable" in source, (
+        "strawberry-graphql: Schema._execute_operation calls execute differently"
+    )
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def value(self) -> int:
+            return 1
+
+    factory = functools.partial(strawberry.extensions.ValidationCache, maxsize=4)
+    schema = strawberry.Schema(
+        query=Query, extensions=[factory], execution_context_class=PlainExecutionContext
+    )
+    assert list(schema.extensions) == [factory], "strawberry-graphql: Schema.extensions"
+    assert schema.execution_context_class is PlainExecutionContext
+
+    result = await await_maybe(
+        execute(
+            schema._schema,
+            parse("{ value }"),
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+            executor_class=schema.execution_context_class,
+        )
+    )
+    assert result.data == {"value": 1} and not result.errors, result
 
 
 # gql/live/cohort.py: rendering once per cohort ---------------------------------------

@@ -1,0 +1,193 @@
+"""Prepared queries: a query that has run once runs again straight through graphql-core's
+executor, without Strawberry's per-request machinery around it.
+
+For every request, Strawberry's `Schema.execute` builds an execution context and runs the
+hooks of the schema's six extensions around parsing, validation and execution: about a
+fifth of the server's CPU, for a one-row query and for a 1,000-asset page alike
+(bench/graph_bench.py). What those hooks decide about a document is fixed by its text:
+it is within the token limit, it parses, it passes validation (the spec rules and
+gql.limits'), and it is a query. So once a query has produced data, its text and
+operation name are remembered with its parsed document (`remember`), and a request with
+the same text and name runs graphql-core's `execute` directly (`execute`): the same
+schema, executor (gql.execution), context, resolvers and DataLoaders. What depends on the
+request is done again: its variables are priced (QUERY_TOO_COSTLY, gql.limits.extension)
+and coerced by graphql-core.
+
+An answer with any error is not served: the request then runs Strawberry's whole path,
+so every error is masked, logged and coded as before. A query only reads, so running it
+again changes nothing.
+
+Only the extensions listed in `HONOURED` are known to decide nothing per request but
+the price of its variables; a schema with any other extension gets no prepared queries.
+
+With `REELGRAPH_VERIFY_PLAIN_EXECUTION` (the test suite runs with it) nothing is served
+this way: every query that produced data runs again here, and an answer that differs
+from Strawberry's is logged as an error (`verify`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    get_operation_ast,
+    parse,
+)
+from strawberry.execution import optimized_is_awaitable
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ValidationCache
+from strawberry.utils.await_maybe import await_maybe
+
+from gql.context import Context
+from gql.error_masking import MaskUnexpectedErrors
+from gql.limits import LimitedParserCache, Limits, QueryLimitsExtension
+from gql.limits.extension import too_costly
+
+log = logging.getLogger("reelgraph.execution")
+
+KEPT = 512
+"""Prepared queries kept (least recently used first out), as many as the parser cache."""
+
+HONOURED = frozenset(
+    {
+        MaxTokensLimiter,  # the text: within the limit once, within it always
+        LimitedParserCache,  # the text parses
+        ValidationCache,  # validation depends on the document and the schema only
+        AddValidationRules,
+        QueryLimitsExtension,  # the variables' price: `too_costly` on every request
+        MaskUnexpectedErrors,  # errors: never served from here
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    document: DocumentNode
+    operation: OperationDefinitionNode
+
+
+def _limits(schema: strawberry.Schema) -> Limits | None:
+    """The limits that the schema's QueryLimitsExtension prices variables with, or None
+    when an extension is not one that `HONOURED` knows."""
+    limits = None
+    for extension in schema.extensions:
+        kind = extension.func if isinstance(extension, functools.partial) else extension
+        if kind not in HONOURED:
+            log.warning("no prepared queries: the schema's extension %r is not known", kind)
+            return None
+        if kind is QueryLimitsExtension:
+            assert isinstance(extension, functools.partial)
+            limits = extension.args[0]
+    return limits
+
+
+class PreparedQueries:
+    def __init__(self, schema: strawberry.Schema, *, verify: bool = False) -> None:
+        self.schema = schema
+        self.limits = _limits(schema)
+        self.verify = verify
+        self._kept: OrderedDict[tuple[str, str | None], Prepared] = OrderedDict()
+        self.answered = 0
+        """Queries answered here (served, or compared when verifying), so a test can tell."""
+
+    def find(self, query: str | None, operation_name: str | None) -> Prepared | None:
+        if query is None or self.verify:
+            return None
+        key = (query, operation_name)
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+        return found
+
+    def remember(self, query: str, operation_name: str | None) -> Prepared | None:
+        """Keep a query whose text Strawberry has just parsed, validated and run to data."""
+        if self.limits is None:
+            return None
+        key = (query, operation_name)
+        found = self._kept.get(key)
+        if found is None:
+            document = parse(query)
+            operation = get_operation_ast(document, operation_name)
+            if operation is None or operation.operation is not OperationType.QUERY:
+                return None
+            found = self._kept[key] = Prepared(document, operation)
+            if len(self._kept) > KEPT:
+                self._kept.popitem(last=False)
+        return found
+
+    async def execute(
+        self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
+    ) -> dict[str, Any] | None:
+        """The query's data, or None when it has to take Strawberry's path: its variables
+        price it over the limit, or some error came up."""
+        schema = self.schema._schema
+        assert self.limits is not None
+        if too_costly(schema, prepared.document, prepared.operation, self.limits, variables):
+            return None
+        result: ExecutionResult = await await_maybe(
+            execute(  # as Strawberry's Schema._execute_operation calls it
+                schema,
+                prepared.document,
+                variable_values=variables,
+                operation_name=prepared.operation.name.value if prepared.operation.name else None,
+                context_value=context,
+                is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+                executor_class=self.schema.execution_context_class,
+            )
+        )
+        if result.errors or result.data is None:
+            return None
+        self.answered += 1
+        return result.data
+
+    async def verify_answer(
+        self,
+        prepared: Prepared,
+        variables: dict[str, Any] | None,
+        context: Context,
+        expected: dict[str, Any],
+        again: Callable[[], Coroutine[Any, Any, dict[str, Any] | None]],
+    ) -> None:
+        """Run the query here and log an error if its answer differs from `expected`,
+        Strawberry's. Data that moved in between (a job's progress) is told apart by
+        asking Strawberry `again`: a difference counts when Strawberry's two answers
+        agree with each other and not with this one's. The runs are the check's, not the
+        request's: each has a context of its own, so no request-scoped recording (a
+        test's statement count) sees them."""
+        fresh = contextvars.Context()
+        ours = await asyncio.create_task(self._run(prepared, variables, context), context=fresh)
+        expected_bytes = _dump(expected)
+        ours_bytes = b"(errors, or refused)" if ours is None else _dump(ours)
+        if ours_bytes == expected_bytes:
+            return
+        repeated = await asyncio.create_task(again(), context=contextvars.Context())
+        if repeated is not None and _dump(repeated) == expected_bytes:
+            log.error(
+                "prepared query differs: %s instead of %s", ours_bytes[:2000], expected_bytes[:2000]
+            )
+
+    async def _run(
+        self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
+    ) -> dict[str, Any] | None:
+        await context.release()  # fresh loaders: nothing cached by the first run
+        try:
+            return await self.execute(prepared, variables, context)
+        finally:
+            await context.release()
+
+
+def _dump(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)

@@ -1,0 +1,157 @@
+"""A query that has run once runs again straight through graphql-core (gql/prepared.py):
+the same answers, the same errors and limits, per request tenancy; mutations never."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from gql.app import create_app
+from gql.prepared import PreparedQueries
+from services.settings import Settings
+from tests.client import GraphQLClient
+from tests.conftest import _Records
+from tests.live_support import peer_settings
+
+CLIENTS = "query Clients($n: Int) { clients(first: $n) { edges { node { id name } } } }"
+NESTED = """
+query Nested($clients: Int!, $campaigns: Int!) {
+  clients(first: $clients) {
+    edges { node { id name campaigns(first: $campaigns) {
+      edges { cursor node { id name status stats { jobCount } } }
+      pageInfo { hasNextPage endCursor }
+    } } }
+  }
+}"""
+RESULTS = """
+query Results($period: PeriodInput) {
+  clients(first: 1) { edges { node { id results(period: $period) { views } } } }
+}"""
+BACKWARDS = {"period": {"start": "2026-02-01", "end": "2026-01-01"}}
+
+
+def prepared_of(app: Starlette) -> PreparedQueries:
+    prepared = app.state.prepared_queries
+    assert isinstance(prepared, PreparedQueries)
+    return prepared
+
+
+@pytest.fixture
+async def serving(app: Starlette, settings: Settings) -> AsyncIterator[Starlette]:
+    """An API instance that serves prepared queries (the suite's own apps verify them)."""
+    served = create_app(peer_settings(app, settings, verify_plain_execution=False))
+    async with served.router.lifespan_context(served):
+        yield served
+
+
+def client_of(served: Starlette, like: GraphQLClient) -> GraphQLClient:
+    transport = httpx.ASGITransport(app=served)
+    return GraphQLClient(httpx.AsyncClient(transport=transport, base_url="http://p"), like.key)
+
+
+async def twice(client: GraphQLClient, query: str, variables: dict[str, Any]) -> list[bytes]:
+    return [(await client.post(query, variables)).content for _ in range(2)]
+
+
+async def test_a_query_that_ran_is_answered_the_prepared_way_with_the_same_bytes(
+    serving: Starlette, admin: GraphQLClient, tenant: GraphQLClient
+) -> None:
+    client = client_of(serving, admin)
+    assert tenant.client_id is not None
+    await admin.create_campaign(tenant.client_id, "Prepared")
+    prepared = prepared_of(serving)
+    before = prepared.answered
+    first, second = await twice(client, NESTED, {"clients": 3, "campaigns": 2})
+    assert prepared.answered == before + 1  # the second request
+    assert second == first
+    assert b'"errors"' not in first and b'"campaigns"' in first
+
+
+async def test_each_request_sees_what_its_own_key_may(
+    serving: Starlette, admin: GraphQLClient, tenant: GraphQLClient
+) -> None:
+    as_admin, as_tenant = client_of(serving, admin), client_of(serving, tenant)
+    prepared = prepared_of(serving)
+    await as_admin.execute(CLIENTS, {"n": 50})  # prepared under the admin key
+    before = prepared.answered
+    seen = await as_tenant.execute(CLIENTS, {"n": 50})
+    assert prepared.answered == before + 1
+    assert [e["node"]["id"] for e in seen["clients"]["edges"]] == [tenant.client_id]
+
+
+async def test_variables_are_priced_on_every_request(
+    serving: Starlette, admin: GraphQLClient
+) -> None:
+    client = client_of(serving, admin)
+    prepared = prepared_of(serving)
+    await client.execute(NESTED, {"clients": 1, "campaigns": 1})
+    before = prepared.answered
+    body = (await client.post(NESTED, {"clients": 100, "campaigns": 100})).json()
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY", body
+    assert "data" not in body or body["data"] is None
+    assert prepared.answered == before
+
+
+async def test_errors_take_strawberrys_path_and_read_as_before(
+    serving: Starlette, admin: GraphQLClient
+) -> None:
+    client = client_of(serving, admin)
+    prepared = prepared_of(serving)
+    await client.execute(RESULTS, {"period": None})  # prepared
+    before = prepared.answered
+    refused = [(await client.post(RESULTS, BACKWARDS)).json() for _ in range(2)]
+    assert refused[0] == refused[1] == (await admin.post(RESULTS, BACKWARDS)).json()
+    (error,) = refused[0]["errors"]
+    assert error["extensions"]["code"] == "INVALID_INPUT", error
+    assert error["path"] == ["clients", "edges", 0, "node", "results"]
+    assert refused[0]["data"]["clients"]["edges"][0]["node"]["results"] is None
+    wrong = {"period": {"start": 5}}
+    wrong_type = (await client.post(RESULTS, wrong)).json()
+    assert wrong_type == (await admin.post(RESULTS, wrong)).json()  # the suite's app: Strawberry's
+    assert wrong_type["errors"][0]["message"].startswith("Variable '$period' has invalid value")
+    assert prepared.answered == before
+
+
+async def test_mutations_are_never_prepared(serving: Starlette, admin: GraphQLClient) -> None:
+    client = client_of(serving, admin)
+    prepared = prepared_of(serving)
+    create = (
+        "mutation C($n: String!) { createClient(input: { name: $n }) "
+        "{ ... on ClientPayload { client { id } } } }"
+    )
+    before = prepared.answered
+    made = [await client.mutate(create, {"n": "Twice"}) for _ in range(2)]
+    ids = {m["client"]["id"] for m in made}
+    assert len(ids) == 2
+    assert prepared.answered == before
+
+
+async def test_a_different_answer_is_reported_when_verifying(
+    app: Starlette, admin: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite's apps verify every query that ran to data (that is how every query in
+    the suite is compared): a prepared answer that differs is logged as an error."""
+    prepared = prepared_of(app)
+    assert prepared.verify
+    original = PreparedQueries.execute
+
+    async def altered(self: PreparedQueries, *args: Any) -> dict[str, Any] | None:
+        data = await original(self, *args)
+        return None if data is None else {**data, "extra": True}
+
+    monkeypatch.setattr(PreparedQueries, "execute", altered)
+    logger = logging.getLogger("reelgraph.execution")
+    (records,) = [h for h in logger.handlers if isinstance(h, _Records)]  # the autouse check's
+    try:
+        await admin.execute(CLIENTS, {"n": 1})
+    finally:
+        monkeypatch.undo()
+    differs = [m for m in records.messages if m.startswith("prepared query differs")]
+    assert differs, records.messages
+    assert '"extra":true' in differs[0]
+    records.messages[:] = [m for m in records.messages if m not in differs]  # expected here
