@@ -79,9 +79,11 @@ async def refused_within(client: GraphQLClient, seconds: float) -> None:
             await asyncio.sleep(0.01)
 
 
-def revoke_by_cli(app: Starlette, settings: Settings, prefix: str) -> str:
+async def revoke_by_cli(app: Starlette, settings: Settings, prefix: str) -> str:
     """`reelgraph keys revoke` in its own process, on the app's data and Redis (on the
-    embedded default, the CLI finds the running server's Redis socket in the data dir)."""
+    embedded default, the CLI finds the running server's Redis socket in the data dir).
+    Waited for in a thread: the app's loop keeps running meanwhile, so a write it has
+    begun on the shared SQLite file commits instead of holding the CLI's write off."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(unlimited_env())
     env["REELGRAPH_DATA_DIR"] = str(settings.data_dir)
@@ -90,7 +92,8 @@ def revoke_by_cli(app: Starlette, settings: Settings, prefix: str) -> str:
         env["DATABASE_URL"] = settings.database_url
     if settings.redis_url:
         env["REDIS_URL"] = settings.redis_url
-    done = subprocess.run(
+    done = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "gql.cli", "keys", "revoke", prefix],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
     )  # fmt: skip
@@ -146,7 +149,7 @@ async def test_a_cli_revocation_reaches_every_api_process_within_a_second(
                 assert await accepted(client)
             assert len(lookups) == 1, "remembered by this instance"
 
-        stderr = revoke_by_cli(app, settings, key.split("_")[1])
+        stderr = await revoke_by_cli(app, settings, key.split("_")[1])
         assert "warning" not in stderr, stderr
 
         for client in clients:
