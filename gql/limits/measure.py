@@ -167,6 +167,8 @@ class Analysis:
             value = 1 if self.variables is None else self.variables.get(value.name.value)
         elif isinstance(value, IntValueNode):
             value = int(value.value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # graphql-core's Int takes 100.0 as 100: so is it priced
         if not isinstance(value, int) or isinstance(value, bool):
             default = argument.default_value
             value = default if isinstance(default, int) else self.limits.default_page
