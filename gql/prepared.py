@@ -15,10 +15,12 @@ and coerced by graphql-core.
 
 An answer with any error is not served: the request then runs Strawberry's whole path,
 so every error is masked, logged and coded as before. A query only reads, so running it
-again changes nothing.
+again changes nothing but the cost: an answer with errors pays for its reads twice.
 
 Only the extensions listed in `HONOURED` are known to decide nothing per request but
-the price of its variables; a schema with any other extension gets no prepared queries.
+the price of its variables; a schema with any other extension, with directives or with
+incremental delivery gets no prepared queries. (The request's `extensions` member is not
+handed on: no resolver reads `info.operation_extensions`.)
 
 With `REELGRAPH_VERIFY_PLAIN_EXECUTION` (the test suite runs with it) nothing is served
 this way: every query that produced data runs again here, and an answer that differs
@@ -30,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
@@ -60,6 +63,9 @@ log = logging.getLogger("reelgraph.execution")
 
 KEPT = 512
 """Prepared queries kept (least recently used first out), as many as the parser cache."""
+LONGEST = 64 * 1024
+"""Longer texts are not kept: within the token limit, a text can still be long (a comment
+is one token), and a parsed document holds every one of its tokens."""
 
 HONOURED = frozenset(
     {
@@ -81,7 +87,12 @@ class Prepared:
 
 def _limits(schema: strawberry.Schema) -> Limits | None:
     """The limits that the schema's QueryLimitsExtension prices variables with, or None
-    when an extension is not one that `HONOURED` knows."""
+    when Strawberry would do something per request that this module does not: run an
+    extension that `HONOURED` does not know, schema directives (their extension), or
+    incremental delivery."""
+    if schema.directives or schema.config.enable_experimental_incremental_execution:
+        log.warning("no prepared queries: the schema has directives or incremental delivery")
+        return None
     limits = None
     for extension in schema.extensions:
         kind = extension.func if isinstance(extension, functools.partial) else extension
@@ -114,12 +125,12 @@ class PreparedQueries:
 
     def remember(self, query: str, operation_name: str | None) -> Prepared | None:
         """Keep a query whose text Strawberry has just parsed, validated and run to data."""
-        if self.limits is None:
+        if self.limits is None or len(query) > LONGEST:
             return None
         key = (query, operation_name)
         found = self._kept.get(key)
         if found is None:
-            document = parse(query)
+            document = parse(query, no_location=True)  # errors are never served from here
             operation = get_operation_ast(document, operation_name)
             if operation is None or operation.operation is not OperationType.QUERY:
                 return None
@@ -190,4 +201,7 @@ class PreparedQueries:
 
 
 def _dump(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # what the view writes with the stdlib (gql/view.py)
+        return json.dumps(value, separators=(",", ":"), default=str).encode()

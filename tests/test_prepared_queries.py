@@ -9,10 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+import strawberry
 from starlette.applications import Starlette
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
 from gql.app import create_app
-from gql.prepared import PreparedQueries
+from gql.prepared import LONGEST, PreparedQueries
+from gql.schema import build_schema
 from services.settings import Settings
 from tests.client import GraphQLClient
 from tests.conftest import _Records
@@ -155,3 +158,31 @@ async def test_a_different_answer_is_reported_when_verifying(
     assert differs, records.messages
     assert '"extra":true' in differs[0]
     records.messages[:] = [m for m in records.messages if m not in differs]  # expected here
+
+
+async def test_a_long_text_is_answered_but_not_kept(
+    serving: Starlette, admin: GraphQLClient
+) -> None:
+    """Within the token limit a text can be long (a comment is one token): not kept."""
+    client = client_of(serving, admin)
+    prepared = prepared_of(serving)
+    padded = CLIENTS + "\n# " + "x" * (LONGEST + 1)
+    before = prepared.answered
+    answers = [await client.execute(padded, {"n": 1}) for _ in range(2)]
+    assert answers[0] == answers[1] and answers[0]["clients"]["edges"]
+    assert prepared.answered == before
+
+
+def test_a_schema_with_an_extension_it_does_not_know_gets_no_prepared_queries() -> None:
+    @strawberry.type
+    class Query:
+        value: int = 1
+
+    class Unknown(SchemaExtension):
+        pass
+
+    known = PreparedQueries(build_schema(Settings.model_construct()))
+    assert known.remember("{ viewer { role } }", None) is not None
+    for extensions in ([Unknown], [MaxTokensLimiter]):  # no cost limits to price with
+        schema = strawberry.Schema(query=Query, extensions=extensions)
+        assert PreparedQueries(schema).remember("{ value }", None) is None
