@@ -186,3 +186,17 @@ def test_a_schema_with_an_extension_it_does_not_know_gets_no_prepared_queries() 
     for extensions in ([Unknown], [MaxTokensLimiter]):  # no cost limits to price with
         schema = strawberry.Schema(query=Query, extensions=extensions)
         assert PreparedQueries(schema).remember("{ value }", None) is None
+
+
+def test_kept_queries_stay_within_their_token_budget() -> None:
+    """Memory goes with tokens (a parsed document holds a node per token or so): the
+    least recently used go first once the budget is spent, and a query over a tenth of it
+    is never kept."""
+    prepared = PreparedQueries(build_schema(Settings.model_construct()), tokens=300)
+    texts = [f"query Q{i} {{ viewer {{ role }} }}" for i in range(40)]  # 8 tokens each
+    for text in texts:
+        assert prepared.remember(text, None) is not None
+    assert 300 - 8 < prepared.tokens <= 300
+    assert prepared.find(texts[0], None) is None and prepared.find(texts[-1], None) is not None
+    wide = "{ " + " ".join(f"a{i}: viewer {{ role }}" for i in range(5)) + " }"  # 32 tokens
+    assert prepared.remember(wide, None) is None
