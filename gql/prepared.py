@@ -51,12 +51,17 @@ from graphql import (
     parse,
 )
 from strawberry.execution import optimized_is_awaitable
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.utils.await_maybe import await_maybe
 
 from gql.context import Context
 from gql.error_masking import MaskUnexpectedErrors
-from gql.limits import LimitedParserCache, Limits, QueryLimitsExtension
+from gql.limits import (
+    LimitedParserCache,
+    LimitedValidationCache,
+    Limits,
+    QueryLimitsExtension,
+)
 from gql.limits.extension import too_costly
 from gql.limits.tokens import TOKEN
 
@@ -75,7 +80,7 @@ HONOURED = frozenset(
     {
         MaxTokensLimiter,  # the text: within the limit once, within it always
         LimitedParserCache,  # the text parses
-        ValidationCache,  # validation depends on the document and the schema only
+        LimitedValidationCache,  # validation depends on the document and the schema only
         AddValidationRules,
         QueryLimitsExtension,  # the variables' price: `too_costly` on every request
         MaskUnexpectedErrors,  # errors: never served from here

@@ -6,16 +6,18 @@ import functools
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.types import ExecutionContext
 
 from gql.error_masking import MaskUnexpectedErrors, log_error
 from gql.execution import PlainExecutionContext, VerifiedExecutionContext
-from gql.limits import LimitedParserCache, Limits, QueryLimitsExtension, validation_rules
+from gql.limits import (
+    LimitedParserCache,
+    LimitedValidationCache,
+    Limits,
+    QueryLimitsExtension,
+    validation_rules,
+)
 from gql.mutations.assets import AssetMutations
 from gql.mutations.briefs import BriefMutations
 from gql.mutations.campaigns import CampaignMutations
@@ -77,7 +79,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=[
             functools.partial(MaxTokensLimiter, max_token_count=limits.tokens),
             functools.partial(LimitedParserCache, limits, maxsize=512),
-            functools.partial(ValidationCache, maxsize=512),
+            functools.partial(LimitedValidationCache, maxsize=512),
             functools.partial(AddValidationRules, rules),
             functools.partial(QueryLimitsExtension, limits),
             MaskUnexpectedErrors,

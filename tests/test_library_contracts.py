@@ -630,11 +630,18 @@ def test_strawberry_parser_cache_and_token_limit() -> None:
     message gql.limits.tokens recognises."""
     from strawberry.extensions import MaxTokensLimiter, ParserCache
 
-    from gql.limits import LimitedParserCache, Limits
+    from gql.limits import LimitedParserCache, LimitedValidationCache, Limits
     from gql.limits.tokens import PARSER_LIMIT_MESSAGE
 
     assert_overrides(LimitedParserCache, ["on_parse"], "strawberry-graphql")
+    assert_overrides(LimitedValidationCache, ["on_validate"], "strawberry-graphql")
     assert "maxsize" in inspect.signature(ParserCache.__init__).parameters
+    from strawberry.schema.schema import validate_document
+
+    parameters = list(inspect.signature(validate_document).parameters)
+    assert parameters == ["schema", "document", "validation_rules"], (
+        "strawberry-graphql: validate_document, which LimitedValidationCache calls uncached"
+    )
     with pytest.raises(GraphQLSyntaxError) as refused:
         parse("{ a b c }", max_tokens=3)
     assert refused.value.message == PARSER_LIMIT_MESSAGE.format(limit=3), (

@@ -9,7 +9,9 @@ and, where it was measured, the `measured` value:
   a document over the limit never gets into it. Before that, a document longer than
   the limit in characters is counted with one regular expression (gql.limits.tokens),
   some fifty times faster than the parser, so a flood is refused without being
-  parsed. Either way the count stops at the limit: no `measured`.
+  parsed. Either way the count stops at the limit: no `measured`. A document over
+  `CACHED_TOKENS` (1,000) is kept by neither the parse nor the validation cache: a
+  parsed document's memory goes with its tokens (gql.limits.tokens).
 - QUERY_TOO_DEEP: nested selection sets, counted as Strawberry's QueryDepthLimiter
   counted them (`{ a { b } }` is 1; introspection fields are not counted, so
   GraphiQL's introspection query passes).
@@ -45,11 +47,12 @@ exact in JSON for any reader.
 from gql.limits.extension import QueryLimitsExtension
 from gql.limits.measure import Analysis, Limits, Measure
 from gql.limits.rules import NoIntrospection, limits_rule, validation_rules
-from gql.limits.tokens import LimitedParserCache, too_many_tokens
+from gql.limits.tokens import LimitedParserCache, LimitedValidationCache, too_many_tokens
 
 __all__ = [
     "Analysis",
     "LimitedParserCache",
+    "LimitedValidationCache",
     "Limits",
     "Measure",
     "NoIntrospection",

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from graphql import GraphQLSyntaxError, OperationDefinitionNode, get_introspection_query, parse
 from graphql.validation.rules import overlapping_fields_can_be_merged
+from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
 from gql.app import create_app
@@ -309,6 +310,23 @@ async def test_rules_are_built_once_so_validation_is_cached(admin: GraphQLClient
     hits = cache.cache_info().hits
     await admin.execute(query)
     assert cache.cache_info().hits == hits + 1
+
+
+async def test_long_documents_are_kept_by_neither_cache(admin: GraphQLClient) -> None:
+    """A document over CACHED_TOKENS is parsed and validated afresh (a parsed document
+    takes some 600 bytes a token, and each cache keeps 512 whatever their size)."""
+    alias = f"t{uuid.uuid4().hex}"
+    short = f"{{ viewer {{ role }} {alias}: __typename }}"
+    long = short + "\n#" * (tokens.CACHED_TOKENS + 1)  # a comment is a token
+    caches: list[Any] = [_get_parse_cache(512), _get_validate_cache(512)]  # lru_caches
+    for query, kept in ((long, False), (short, True)):
+        await admin.execute(query)
+        before = [c.cache_info() for c in caches]
+        assert await admin.execute(query) == {"viewer": {"role": "ADMIN"}, alias: "Query"}
+        after = [c.cache_info() for c in caches]
+        hits = [a.hits - b.hits for a, b in zip(after, before, strict=True)]
+        assert hits == ([1, 1] if kept else [0, 0]), (query[:60], hits)
+        assert [a.currsize for a in after] == [b.currsize for b in before]
 
 
 @pytest.fixture(scope="module")
