@@ -125,7 +125,8 @@ class PreparedQueries:
         self.budget = tokens
         self.tokens = 0
         """Tokens of the queries kept now."""
-        self._kept: OrderedDict[tuple[str, str | None], Prepared] = OrderedDict()
+        # None: a text that is not a query (a mutation), so it is not parsed again each time
+        self._kept: OrderedDict[tuple[str, str | None], Prepared | None] = OrderedDict()
         self.answered = 0
         """Queries answered here (served, or compared when verifying), so a test can tell."""
 
@@ -136,26 +137,28 @@ class PreparedQueries:
         found = self._kept.get(key)
         if found is not None:
             self._kept.move_to_end(key)
-        return found
+        return found  # None for a text that is not a query
 
     def remember(self, query: str, operation_name: str | None) -> Prepared | None:
         """Keep a query whose text Strawberry has just parsed, validated and run to data."""
         if self.limits is None or len(query) > LONGEST:
             return None
         key = (query, operation_name)
-        found = self._kept.get(key)
-        if found is None:
-            tokens = sum(1 for _ in TOKEN.finditer(query))
-            if tokens > self.budget // 10:
-                return None
-            document = parse(query, no_location=True)  # errors are never served from here
-            operation = get_operation_ast(document, operation_name)
-            if operation is None or operation.operation is not OperationType.QUERY:
-                return None
-            found = self._kept[key] = Prepared(document, operation, tokens)
+        if key in self._kept:
+            return self._kept[key]
+        tokens = sum(1 for _ in TOKEN.finditer(query))
+        if tokens > self.budget // 10:
+            return None
+        document = parse(query, no_location=True)  # errors are never served from here
+        operation = get_operation_ast(document, operation_name)
+        found = None
+        if operation is not None and operation.operation is OperationType.QUERY:
+            found = Prepared(document, operation, tokens)
             self.tokens += tokens
-            while self.tokens > self.budget or len(self._kept) > KEPT:
-                self.tokens -= self._kept.popitem(last=False)[1].tokens
+        self._kept[key] = found
+        while self.tokens > self.budget or len(self._kept) > KEPT:
+            dropped = self._kept.popitem(last=False)[1]
+            self.tokens -= dropped.tokens if dropped is not None else 0
         return found
 
     async def execute(

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import graphql
 import httpx
 import pytest
 import strawberry
@@ -200,3 +201,22 @@ def test_kept_queries_stay_within_their_token_budget() -> None:
     assert prepared.find(texts[0], None) is None and prepared.find(texts[-1], None) is not None
     wide = "{ " + " ".join(f"a{i}: viewer {{ role }}" for i in range(5)) + " }"  # 32 tokens
     assert prepared.remember(wide, None) is None
+
+
+def test_a_mutation_text_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every mutation that runs to data is offered to `remember`: it is not parsed again."""
+    import gql.prepared
+
+    parses: list[str] = []
+    original = graphql.parse
+
+    def counted(text: str, **options: Any) -> Any:
+        parses.append(text)
+        return original(text, **options)
+
+    monkeypatch.setattr(gql.prepared, "parse", counted)
+    prepared = PreparedQueries(build_schema(Settings.model_construct()))
+    mutation = 'mutation { createClient(input: { name: "x" }) { __typename } }'
+    assert [prepared.remember(mutation, None) for _ in range(3)] == [None, None, None]
+    assert parses == [mutation]
+    assert prepared.tokens == 0 and prepared.find(mutation, None) is None
