@@ -384,8 +384,8 @@ class GraphQLView(GraphQL[Context, None]):
                 self.settings.max_query_tokens,
             )
             result = await strawberry_path()
-            if self.prepared and request_data.query and result.data is not None:
-                await self._prepare(self.prepared, request_data, context, result, strawberry_path)
+            if queries and request_data.query and result.data is not None:
+                await self._prepare(queries, request_data, context, result, strawberry_path)
             return result
         except InvalidOperationTypeError as exc:
             if exc.operation_type is OperationType.SUBSCRIPTION:
