@@ -2,7 +2,8 @@
 real worker on the `local` provider: a brief pasted as free text is read, a storyboard is
 written from it by a job, its scenes show as cards with thumbnails, script and duration;
 the person drags a card to reorder, edits a scene, has one rewritten, is told when an
-edit made elsewhere got there first, approves, and watches the render to the video.
+edit made elsewhere got there first, approves, and watches the render to the video; on
+a second storyboard, adds a scene.
 Every step is checked against the API, not only the page."""
 
 from __future__ import annotations
@@ -212,5 +213,47 @@ async def test_storyboard_editor_from_brief_to_video(
     await expect(editor).to_have_attribute("data-storyboard-id", newest["id"])
     await expect(editor).to_have_attribute("data-status", "draft")
     await _version(editor, 1)
+    await expect(editor.locator(".approve")).to_be_enabled()
+
+    # A scene added at the end: its form opens focused, a length the model cannot render
+    # is refused and kept to fix, then the scene is added, as the API then holds it.
+    await editor.locator(".add-scene").click()
+    form = editor.locator(".scene-new form")
+    await expect(form.locator("textarea[name=description]")).to_be_focused()
+    await expect(editor.locator(".approve")).to_be_disabled()
+    last = newest["scenes"][-1]
+    seconds = form.locator("input[name=durationSeconds]")
+    await expect(seconds).to_have_value(str(last["durationSeconds"]))
+    await form.locator("textarea[name=description]").fill("The bag on the counter, steam rising.")
+    await form.locator("textarea[name=imagePrompt]").fill("A coffee bag on a kitchen counter")
+    await form.locator("textarea[name=script]").fill("Ember. Order today.")
+    await form.locator("select[name=shotType]").select_option("CLOSE_UP")
+    await seconds.fill("1")  # seedance renders 2 to 12 s
+    await form.locator(".save").click()
+    await expect(editor.locator(".sbx-error")).to_contain_text("INVALID_INPUT (durationSeconds)")
+    await _version(editor, 1)
+    await expect(seconds).to_have_value("1")
+    assert len((await _storyboard(tenant, newest["id"]))["scenes"]) == 3
+    await seconds.fill("3")
+    await form.locator(".save").click()
+    await _version(editor, 2)
+    await expect(cards).to_have_count(4)
+    await expect(editor.locator(".scene-new")).to_have_count(0)
+    await expect(cards.nth(3).locator(".scene-description")).to_have_text(
+        "The bag on the counter, steam rising."
+    )
+    await expect(cards.nth(3).locator(".scene-duration")).to_have_text("3 s")
+    added = (await _storyboard(tenant, newest["id"]))["scenes"]
+    assert [s["id"] for s in added[:3]] == [s["id"] for s in newest["scenes"]]
+    assert added[3]["imagePrompt"] == "A coffee bag on a kitchen counter"
+    assert (added[3]["script"], added[3]["shotType"]) == ("Ember. Order today.", "CLOSE_UP")
+    assert (added[3]["durationSeconds"], added[3]["position"]) == (3, 3)
+    await expect(cards.nth(3)).to_have_attribute("data-scene-id", added[3]["id"])
+
+    # Opened and dropped: nothing is sent.
+    await editor.locator(".add-scene").click()
+    await editor.locator(".scene-new .cancel-edit").click()
+    await expect(editor.locator(".scene-new")).to_have_count(0)
+    await _version(editor, 2)
     await expect(editor.locator(".approve")).to_be_enabled()
     assert problems == [], problems

@@ -1,7 +1,7 @@
 // The storyboard editor: one storyboard written from a brief, its scenes as cards (a
 // thumbnail of the scene's reference image, shot, duration, script, description). While
-// it is a draft the person drags cards to reorder them, edits a scene, has the writer
-// rewrite one scene with feedback, deletes one, and approves. Every edit names the
+// it is a draft the person drags cards to reorder them, edits a scene, adds one, has the
+// writer rewrite one scene with feedback, deletes one, and approves. Every edit names the
 // version it was made on (`expectedVersion`): an edit made elsewhere first is refused
 // with CONFLICT, and the editor reads the storyboard again. Once approved it is
 // read-only and shows its render live: a bar per scene and one for the whole video,
@@ -22,6 +22,7 @@ window.reelgraphScenes = (api) => {
     board: `query($id: ID!) { node(id: $id) { ... on Storyboard { ${BOARD_FIELDS} } } }`,
     roles: `query($id: ID!) { node(id: $id) { ... on Job { subJobs { id index input } } } }`,
     update: EDIT("updateScene", "UpdateSceneInput"),
+    add: EDIT("addScene", "AddSceneInput"),
     remove: EDIT("deleteScene", "DeleteSceneInput"),
     reorder: EDIT("reorderScenes", "ReorderScenesInput"),
     regenerate: EDIT("regenerateScene", "RegenerateSceneInput"),
@@ -38,6 +39,7 @@ window.reelgraphScenes = (api) => {
   const boards = new Map();
   const { el, button } = window.reelgraphDom;
   const SCENE_DRAG = "application/x-reelgraph-scene"; // {storyboard, position}
+  const NEW = "new"; // `board.editing` while the form for a scene to add is open
 
   // Whether `data` may replace what `board` shows: never an older version, nor an earlier
   // status of the same version (answers can arrive out of order; a storyboard only moves
@@ -167,6 +169,12 @@ window.reelgraphScenes = (api) => {
     const ol = el("ol", "scenes");
     ol.setAttribute("aria-label", "Scenes");
     board.data.scenes.forEach((scene, i) => ol.append(card(board, scene, i)));
+    if (draft(board) && board.editing === NEW) {
+      const li = el("li", "scene scene-new");
+      li.dataset.sceneId = NEW;
+      li.append(addForm(board));
+      ol.append(li);
+    }
     return ol;
   }
 
@@ -252,27 +260,34 @@ window.reelgraphScenes = (api) => {
   const typedFor = (board, scene) =>
     board.typed && board.typed.sceneId === scene.id ? board.typed.values : null;
 
-  function editForm(board, scene) {
-    const form = el("form", "scene-form");
+  // A scene's fields as form controls, starting from `scene` or from what was typed; an
+  // added scene's form asks for its image prompt too (an edit keeps the scene's image).
+  function sceneFields(board, scene, withPrompt) {
     const typed = typedFor(board, scene) || {};
     const start = (name) => (name in typed ? typed[name] : String(scene[name] ?? ""));
-    const description = el("textarea");
-    Object.assign(description, { name: "description", rows: 3, value: start("description") });
-    const script = el("textarea");
-    Object.assign(script, { name: "script", rows: 2, value: start("script") });
+    const text = (name, rows, required) => {
+      const area = el("textarea");
+      Object.assign(area, { name, rows, value: start(name), required });
+      return area;
+    };
     const duration = el("input");
     Object.assign(duration, {
       name: "durationSeconds", type: "number", min: 1, max: 60, step: 1,
       value: start("durationSeconds"), required: true,
     });
-    form.append(
-      field("Description", description),
-      field("Script", script),
+    return [
+      field("Description", text("description", 3, withPrompt)),
+      ...(withPrompt ? [field("Image prompt", text("imagePrompt", 2, true))] : []),
+      field("Script", text("script", 2, false)),
       field("Seconds", duration),
       field("Shot", select("shotType", SHOTS, start("shotType"))),
       field("Then", select("transition", TRANSITIONS, start("transition"))),
-      formButtons(board, "Save"),
-    );
+    ];
+  }
+
+  function editForm(board, scene) {
+    const form = el("form", "scene-form");
+    form.append(...sceneFields(board, scene, false), formButtons(board, "Save"));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const values = new FormData(form);
@@ -289,6 +304,29 @@ window.reelgraphScenes = (api) => {
         return;
       }
       send(board, Q.update, input);
+    });
+    return form;
+  }
+
+  // A new scene, added at the end (drag it where it belongs): it starts as long as the
+  // last scene, a length the storyboard's model renders.
+  function addForm(board) {
+    const { scenes } = board.data;
+    const last = scenes[scenes.length - 1];
+    const blank = {
+      id: NEW, description: "", imagePrompt: "", script: "", shotType: "MEDIUM",
+      transition: "fade", durationSeconds: last ? last.durationSeconds : 4,
+    };
+    const form = el("form", "scene-form");
+    form.setAttribute("aria-label", "New scene");
+    form.append(...sceneFields(board, blank, true), formButtons(board, "Add"));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const values = Object.fromEntries(new FormData(form));
+      board.typed = { sceneId: NEW, values };
+      send(board, Q.add, {
+        ...values, storyboardId: board.data.id, durationSeconds: Number(values.durationSeconds),
+      });
     });
     return form;
   }
@@ -374,7 +412,15 @@ window.reelgraphScenes = (api) => {
         () => approveBoard(board));
       const open = board.editing || board.regenerating; // an unsaved change: saved or dropped first
       approve.disabled = board.busy || Boolean(open);
-      bar.append(approve);
+      const add = button("add-scene ghost", "Add scene", "Add a scene at the end", () => {
+        stopEditing(board);
+        board.editing = NEW;
+        draw(board);
+        const first = board.box.querySelector(".scene-new textarea");
+        if (first) first.focus();
+      });
+      add.disabled = board.busy || Boolean(open);
+      bar.append(approve, add);
       if (board.busy) bar.append(el("span", "muted", "saving…"));
       else if (open) bar.append(el("span", "muted", "Save or cancel the open scene to approve."));
       return bar;
