@@ -32,7 +32,6 @@ from typing import Any, cast
 import httpx
 import orjson
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
 from bench import ceiling_app, launch, plain_app, seed
@@ -40,6 +39,7 @@ from bench.serve import Endpoint, Load, Measured, measure
 from db.migrate import upgrade
 from gql.app import create_app
 from gql.prepared import PreparedQueries
+from services.runtime import Runtime
 from services.settings import Settings
 
 SECRET = "graph-bench-signing-key"
@@ -109,18 +109,20 @@ class Trace:
 
 
 class SqlTrace:
-    """What one engine sends: statements, pool checkouts, and (asyncpg) other round trips."""
+    """What one runtime's engines send: statements, pool checkouts (on SQLite, a read's
+    checkout is in its thread, part of the statement's one call), and (asyncpg) other
+    round trips."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.statements: list[str] = []
         self.checkouts = 0
         self.control: list[str] | None = None
-        sync = engine.sync_engine
-        event.listen(sync, "before_cursor_execute", self._statement)
-        event.listen(sync, "checkout", self._checkout)
-        if engine.dialect.name == "postgresql":
+        for sync in runtime.sync_engines:
+            event.listen(sync, "before_cursor_execute", self._statement)
+            event.listen(sync, "checkout", self._checkout)
+        if runtime.engine.dialect.name == "postgresql":
             self.control = []
-            event.listen(sync, "connect", self._connect)
+            event.listen(runtime.engine.sync_engine, "connect", self._connect)
 
     def _statement(self, *args: argparse.Namespace) -> None:
         self.statements.append(str(args[2]))
@@ -246,8 +248,8 @@ async def in_process(settings: Settings, key: str) -> InProcess:
         _asgi(orm) as o_http,
         _asgi(plain) as p_http,
     ):
-        g_trace = SqlTrace(graph.state.runtime.engine)
-        o_trace = SqlTrace(orm.state.runtime.engine)
+        g_trace = SqlTrace(graph.state.runtime)
+        o_trace = SqlTrace(orm.state.runtime)
         graphql, raw = {}, {}
         for name, sizes in SIZES.items():
             graphql[name], raw[name] = await _traced(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event, make_url
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +23,24 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
     # A connection the server dropped (a restart) fails the one statement that finds it, and
     # SQLAlchemy then invalidates the whole pool, so the next checkouts connect afresh.
     return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+
+
+def create_sqlite_read_engine(url: str, *, connections: int, echo: bool = False) -> Engine | None:
+    """For an SQLite file, a synchronous engine (the stdlib driver) for reads run in
+    threads (services/reads.py `ThreadedReads`); None for any other database, or an
+    in-memory one that another engine could not see."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    engine = create_sync_engine(
+        parsed.set(drivername="sqlite"),
+        echo=echo,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        pool_size=connections,
+        max_overflow=0,
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -54,7 +54,7 @@ class Context:
         if isinstance(self.request, WebSocket):
             return self.runtime.session_factory()
         if self._reads is None:
-            self._reads = ReadSession(self.runtime.session_factory)
+            self._reads = ReadSession(self.runtime.session_factory, self.runtime.reads)
         return self._reads()
 
     @property

@@ -53,14 +53,16 @@ def count_statements(runtime: Runtime) -> Iterator[list[str]]:
         if recording is not None:
             recording.append(args[2])
 
-    engine = runtime.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    engines = runtime.sync_engines
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     token = _recording.set(statements)
     try:
         yield statements
     finally:
         _recording.reset(token)
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 async def generated_jobs(

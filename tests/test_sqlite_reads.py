@@ -1,0 +1,83 @@
+"""Where a request's reads run: on an SQLite file, each Core statement is one call in a
+thread of `ThreadedReads` (the stdlib driver, services/reads.py); on PostgreSQL, on the
+request's one connection. Either way a read sees what has just committed, and requests
+read side by side get their own answers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from services.runtime import Runtime
+from tests.client import GraphQLClient
+
+CAMPAIGNS = """query($id: ID!) { node(id: $id) { ... on Client {
+  campaigns(first: 50) { totalCount edges { node { id name } } } } } }"""
+
+# statements of the request measured: the in-process worker shares the engines
+_recording: ContextVar[list[tuple[Engine, str, str]] | None] = ContextVar("reads", default=None)
+
+
+@contextmanager
+def statements(runtime: Runtime) -> Iterator[list[tuple[Engine, str, str]]]:
+    """(engine, thread name, statement) for each statement this task sends."""
+    seen: list[tuple[Engine, str, str]] = []
+    listeners = []
+    for engine in runtime.sync_engines:
+
+        def record(*args: Any, engine: Engine = engine) -> None:
+            recording = _recording.get()
+            if recording is not None:
+                recording.append((engine, threading.current_thread().name, str(args[2])))
+
+        event.listen(engine, "before_cursor_execute", record)
+        listeners.append((engine, record))
+    token = _recording.set(seen)
+    try:
+        yield seen
+    finally:
+        _recording.reset(token)
+        for engine, record in listeners:
+            event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_reads_run_where_the_database_reads_fastest(
+    tenant: GraphQLClient, runtime: Runtime
+) -> None:
+    assert tenant.client_id
+    created = await tenant.create_campaign(tenant.client_id, "Read at once")
+    with statements(runtime) as seen:
+        data = await tenant.execute(CAMPAIGNS, {"id": tenant.client_id})
+    names = {e["node"]["id"]: e["node"]["name"] for e in data["node"]["campaigns"]["edges"]}
+    assert names[created] == "Read at once"  # committed by the async engine, read here
+    selects = [(engine, thread) for engine, thread, sql in seen if sql.startswith("SELECT")]
+    assert selects, seen
+    if runtime.engine.dialect.name == "sqlite":
+        assert runtime.reads is not None
+        assert all(engine is runtime.reads.engine for engine, _ in selects), seen
+        assert all(thread.startswith("reelgraph-reads") for _, thread in selects), seen
+    else:
+        assert runtime.reads is None
+        assert all(engine is runtime.engine.sync_engine for engine, _ in selects), seen
+        assert all(thread == threading.current_thread().name for _, thread in selects), seen
+
+
+async def test_requests_read_side_by_side(tenant: GraphQLClient, admin: GraphQLClient) -> None:
+    """More requests at once than there are read threads: each gets its own client's rows."""
+    clients = [await admin.create_client(f"Side {i}") for i in range(12)]
+    made = {c: [await admin.create_campaign(c, f"{c[-6:]} {j}") for j in range(i % 3 + 1)]
+            for i, c in enumerate(clients)}  # fmt: skip
+    answers = await asyncio.gather(
+        *(admin.execute(CAMPAIGNS, {"id": c}) for c in clients for _ in range(3))
+    )
+    for i, answer in enumerate(answers):
+        client = clients[i // 3]
+        edges = answer["node"]["campaigns"]["edges"]
+        assert sorted(e["node"]["id"] for e in edges) == sorted(made[client]), (client, answer)
+        assert answer["node"]["campaigns"]["totalCount"] == len(made[client])
