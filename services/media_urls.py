@@ -27,15 +27,18 @@ class MediaUrlSigner:
         issued = int(now if now is not None else time.time())
         return (issued // 3600 + 1) * 3600 + self._ttl
 
-    def urls(self, prefix: str = "", *, now: float | None = None) -> Callable[[uuid.UUID], str]:
-        """A page's URL maker: `prefix` (the base URL) and the expiry are made once."""
+    def urls(
+        self, prefix: str = "", *, now: float | None = None
+    ) -> Callable[[uuid.UUID | str], str]:
+        """A page's URL maker: `prefix` (the base URL) and the expiry are made once. It
+        takes an asset's id, or the id's text where the caller has made it already."""
         expires = self.expires(now)
         start, suffix = f"{prefix}/media/", f":{expires}".encode()
         query = f"?expires={expires}&sig="
         sign = self._signature
 
-        def url(asset_id: uuid.UUID) -> str:
-            text = str(asset_id)
+        def url(asset_id: uuid.UUID | str) -> str:
+            text = asset_id if isinstance(asset_id, str) else str(asset_id)
             return start + text + query + sign(text.encode() + suffix)
 
         return url

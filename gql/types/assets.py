@@ -74,11 +74,12 @@ class Asset(relay.Node):
         if base is None:  # once per request: building base_url is not cheap
             base = state.media_base = str(info.context.request.base_url).rstrip("/")
         url = info.context.runtime.signer.urls(base)
-        return lambda row: cls.from_row(row, url(row.id))
+        return lambda row: cls.from_row(row, url)
 
     @classmethod
-    def from_row(cls, row: AssetRow, url: str) -> Asset:
-        text = str(row.id)  # once: a page makes 1,000 nodes
+    def from_row(cls, row: AssetRow, url: Callable[[str], str]) -> Asset:
+        """The type for a row, its URL signed by `url` (`MediaUrlSigner.urls`)."""
+        text = str(row.id)  # once, for the id and the URL: a page makes 1,000 nodes
         return cls(
             id=text,
             _id=global_id("Asset", text),
@@ -92,7 +93,7 @@ class Asset(relay.Node):
             height=row.height,
             duration_seconds=row.duration_seconds,
             created_at=row.created_at,
-            url=url,
+            url=url(text),
             rendition=row.rendition,
             row=row,
         )
