@@ -12,7 +12,7 @@ import functools
 import json
 import uuid
 from collections import defaultdict, namedtuple
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -23,7 +23,6 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Label,
-    Result,
     Select,
     String,
     and_,
@@ -170,7 +169,7 @@ class Columns(Generic[T]):
         column: ColumnElement[Any] = source.c[self._keys[attribute.key]]
         return column
 
-    def rows(self, result: Result[Any]) -> list[T]:
+    def rows(self, result: Iterable[Any]) -> list[T]:
         """Named tuples in the order `labelled` selects: reading a field of one costs what
         reading a tuple's does, where SQLAlchemy's `Row` looks each name up (~10x)."""
         make = tuple.__new__

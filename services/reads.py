@@ -16,8 +16,8 @@ from the event loop to the driver's thread and back five times (a cursor, the ex
 the fetch, closing it, the rollback when the connection went back); each crossing wakes
 the loop, and together they cost more than the statement: 0.63 ms for a one-row select,
 against 0.22 ms as one call in a thread (measured in-process, CPU per statement). The
-rows are read in the thread and handed back whole (`Result.freeze`), processed by the
-same column types. SQLite readers in WAL mode wait for no writer, and each statement
+rows are read and processed (the same column types) in the thread and handed back as a
+list. SQLite readers in WAL mode wait for no writer, and each statement
 sees what has committed, as a read on the async engine did.
 """
 
@@ -26,13 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeVarTuple
 
-from sqlalchemy import Engine, Result
-from sqlalchemy.engine import FrozenResult
+from sqlalchemy import Engine, Result, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
@@ -61,19 +60,18 @@ class ThreadedReads:
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="reelgraph-reads")
 
     async def execute(
-        self, statement: TypedReturnsRows[*Row], params: dict[str, Any] | None = None
-    ) -> Result[*Row]:
+        self, statement: TypedReturnsRows[*Ts], params: dict[str, Any] | None = None
+    ) -> Sequence[Row[*Ts]]:
         # the caller's context goes along: statement recorders (tests, benchmarks) read it
         run = contextvars.copy_context().run
         loop = asyncio.get_running_loop()
-        frozen = await loop.run_in_executor(self._threads, run, self._execute, statement, params)
-        return frozen()
+        return await loop.run_in_executor(self._threads, run, self._execute, statement, params)
 
     def _execute(
-        self, statement: TypedReturnsRows[*Row], params: dict[str, Any] | None
-    ) -> FrozenResult[*Row]:
+        self, statement: TypedReturnsRows[*Ts], params: dict[str, Any] | None
+    ) -> Sequence[Row[*Ts]]:
         with self.engine.connect() as connection:
-            return connection.execute(statement, params).freeze()
+            return connection.execute(statement, params).all()
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
@@ -133,14 +131,14 @@ _THREADED = "reelgraph.reads.threaded"
 """Where a `ReadSession`'s session on an SQLite file keeps its `ThreadedReads`."""
 
 
-Row = TypeVarTuple("Row")
+Ts = TypeVarTuple("Ts")
 
 
 async def core_rows(
     session: AsyncSession,
-    statement: TypedReturnsRows[*Row],
+    statement: TypedReturnsRows[*Ts],
     params: dict[str, Any] | None = None,
-) -> Result[*Row]:
+) -> Sequence[Row[*Ts]]:
     """A Core statement's rows, executed on the session's connection. Through
     `session.execute`, a select of mapped columns goes through the ORM's result loading
     (measured: about 6 % of a 1,000-asset page) although it builds no instance. A
@@ -155,5 +153,5 @@ async def core_rows(
         if session.new or session.dirty or session.deleted:
             await session.flush()
         connection = await session.connection()
-    result: Result[*Row] = await connection.execute(statement, params)
-    return result
+    result: Result[*Ts] = await connection.execute(statement, params)
+    return result.all()
