@@ -75,12 +75,14 @@ class Runtime:
             yield session
 
     async def close(self) -> None:
-        close = getattr(self.writer, "aclose", None)
-        if close is not None:
-            await close()
-        await self.engine.dispose()
-        if self.reads is not None:
-            await asyncio.to_thread(self.reads.close)
+        try:
+            close = getattr(self.writer, "aclose", None)
+            if close is not None:
+                await close()
+            await self.engine.dispose()
+        finally:
+            if self.reads is not None:
+                await asyncio.to_thread(self.reads.close)
 
     @property
     def sync_engines(self) -> list[Engine]:
