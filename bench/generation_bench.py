@@ -31,10 +31,10 @@ import asyncpg
 import httpx
 import uvloop
 from sqlalchemy import event as sa_event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gql.app import create_app
 from services.media.binaries import ffmpeg_path
+from services.runtime import Runtime
 from services.settings import Settings
 from tests.client import GraphQLClient
 from tests.conftest import issue_key
@@ -129,7 +129,7 @@ async def run(
                     started = time.perf_counter()
                     launched_at = datetime.now(UTC)
                     cpu_before = time.process_time() + _cpu_seconds(worker_pid)
-                    statements = _count_statements(app.state.runtime.engine)
+                    statements = _Statements(app.state.runtime)
                     if profile:
                         profiler = cProfile.Profile()
                         profiler.enable()
@@ -208,10 +208,11 @@ def _cpu_seconds(pid: int | None) -> float:
 class _Statements:
     """SQL statements the API process ran during the job, by kind and table."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine.sync_engine
+    def __init__(self, runtime: Runtime) -> None:
+        self.engines = runtime.sync_engines  # on SQLite, requests' reads have their own
         self.counts: Counter[str] = Counter()
-        sa_event.listen(self.engine, "before_cursor_execute", self._seen)
+        for engine in self.engines:
+            sa_event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         words = statement.split()
@@ -222,17 +223,14 @@ class _Statements:
         self.counts[f"{verb} {name}"] += 1
 
     def stop(self) -> None:
-        sa_event.remove(self.engine, "before_cursor_execute", self._seen)
+        for engine in self.engines:
+            sa_event.remove(engine, "before_cursor_execute", self._seen)
 
     def report(self, pairs: int) -> None:
         total = sum(self.counts.values())
         print(f"SQL statements during the job: {total} ({total / pairs:.0f} per sub-job)")
         for kind, n in self.counts.most_common(8):
             print(f"  {n:5d}  {kind}")
-
-
-def _count_statements(engine: AsyncEngine) -> _Statements:
-    return _Statements(engine)
 
 
 def report(
