@@ -1,7 +1,7 @@
 """Where a request's reads run: on an SQLite file, each Core statement is one call in a
 thread of `ThreadedReads` (the stdlib driver, services/reads.py); on PostgreSQL, on the
-request's one connection. Either way a read sees what has just committed, and requests
-read side by side get their own answers."""
+request's one connection. Either way a read sees what has just committed, requests read
+side by side get their own answers, and every connection a request read on goes back."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from sqlalchemy import Engine, event
 
 from services.runtime import Runtime
 from tests.client import GraphQLClient
+from tests.live_support import eventually
 
+ESTIMATE = """query($input: EstimateCostInput!) { estimateCost(input: $input) {
+  __typename ... on CostEstimate { totalUsd budgetUsd } } }"""
 CAMPAIGNS = """query($id: ID!) { node(id: $id) { ... on Client {
   campaigns(first: 50) { totalCount edges { node { id name } } } } } }"""
 
@@ -81,3 +84,21 @@ async def test_requests_read_side_by_side(tenant: GraphQLClient, admin: GraphQLC
         edges = answer["node"]["campaigns"]["edges"]
         assert sorted(e["node"]["id"] for e in edges) == sorted(made[client]), (client, answer)
         assert answer["node"]["campaigns"]["totalCount"] == len(made[client])
+
+
+async def test_every_connection_a_request_read_on_goes_back(
+    tenant: GraphQLClient, runtime: Runtime
+) -> None:
+    """Core reads, and reads through the ORM (the estimate reads its campaign so), at once."""
+    assert tenant.client_id
+    campaign = await tenant.create_campaign(tenant.client_id, "Pool", budgetUsd="20")
+    estimate = {"input": {"image": {"campaignId": campaign, "prompt": "a shoe"}}}
+    answers = await asyncio.gather(
+        *(tenant.execute(ESTIMATE, estimate) for _ in range(10)),
+        *(tenant.execute(CAMPAIGNS, {"id": tenant.client_id}) for _ in range(10)),
+    )
+    assert all(a["estimateCost"]["budgetUsd"] == "20.0000" for a in answers[:10]), answers[:10]
+    assert all(a["node"]["campaigns"]["totalCount"] == 1 for a in answers[10:]), answers[10:]
+    pools: list[Any] = [engine.pool for engine in runtime.sync_engines]
+    # the in-process worker may hold one for a moment; one a request kept never comes back
+    await eventually(lambda: not any(p.checkedout() for p in pools), 10, "a connection kept")
