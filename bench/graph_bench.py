@@ -445,7 +445,8 @@ async def bench_database(db: str, args: argparse.Namespace) -> list[str]:
             if log.exists() and log.read_text().strip():
                 print(f"[{db}] server log:\n{log.read_text()[-3000:]}", file=sys.stderr)
             title = (
-                f"SQLite {sqlite3.sqlite_version} (aiosqlite, WAL), embedded data dir"
+                f"SQLite {sqlite3.sqlite_version} (WAL; GraphQL reads through the stdlib driver "
+                "in threads, writes and the plain app through aiosqlite), embedded data dir"
                 if pg_name is None
                 else f"PostgreSQL (asyncpg), database {pg_name}"
             )
