@@ -3,7 +3,7 @@ real worker on the `local` provider: a brief pasted as free text is read, a stor
 written from it by a job, its scenes show as cards with thumbnails, script and duration;
 the person drags a card to reorder, edits a scene, has one rewritten, is told when an
 edit made elsewhere got there first, approves, and watches the render to the video; on
-a second storyboard, adds a scene.
+a second storyboard, adds a scene, and picks the first one back to read it.
 Every step is checked against the API, not only the page."""
 
 from __future__ import annotations
@@ -256,4 +256,23 @@ async def test_storyboard_editor_from_brief_to_video(
     await expect(editor.locator(".scene-new")).to_have_count(0)
     await _version(editor, 2)
     await expect(editor.locator(".approve")).to_be_enabled()
+
+    # The first storyboard, picked from the brief's list: rendered, read-only, with its
+    # video; then the newest again, the draft as it was left.
+    pick = brief.locator(".board-pick")
+    await expect(pick.locator("option")).to_have_text(
+        ["Storyboard 2 of 2 (newest)", "Storyboard 1 of 2"]
+    )
+    await expect(pick).to_have_value(newest["id"])
+    await pick.select_option(board["id"])
+    await expect(editor).to_have_attribute("data-storyboard-id", board["id"])
+    await expect(editor).to_have_attribute("data-status", "rendered")
+    await expect(cards).to_have_count(3)
+    await expect(editor.locator(".scene-tools")).to_have_count(0)
+    await expect(editor.locator(".sbx-video")).to_have_count(1)
+    await pick.select_option(newest["id"])
+    await expect(editor).to_have_attribute("data-storyboard-id", newest["id"])
+    await expect(editor).to_have_attribute("data-status", "draft")
+    await _version(editor, 2)
+    await expect(cards).to_have_count(4)
     assert problems == [], problems

@@ -1,13 +1,16 @@
 // Briefs and storyboards of the open campaign: a brief is pasted as the agency wrote it
 // (parseBrief reads its parts), a storyboard is written from it as a job (its card in the
 // job list moves live), and the newest storyboard of each brief opens in the editor
-// (scenes.js). Loaded before app.js, which calls `reelgraphBriefs(api)` once.
+// (scenes.js); an older one of the same brief can be picked to read, or to edit while
+// it is a draft. Loaded before app.js, which calls `reelgraphBriefs(api)` once.
 "use strict";
 
 window.reelgraphBriefs = (api) => {
   const scenes = window.reelgraphScenes(api);
+  const PICKABLE = 10; // a brief's newest storyboards offered in its picker
   const BRIEF_FIELDS = `id product keyMessage durationSeconds aspectRatio videoModel reader
-    createdAt storyboards(first: 1) { totalCount nodes { ${scenes.fields} } }`;
+    createdAt storyboards(first: 1) { totalCount nodes { ${scenes.fields} } }
+    boards: storyboards(first: ${PICKABLE}) { totalCount nodes { id } }`;
   const ERROR = "... on Error { code field message }";
   const Q = {
     briefs: `query($id: ID!) { node(id: $id) { ... on Campaign {
@@ -28,6 +31,7 @@ window.reelgraphBriefs = (api) => {
     loaded: 0,
     live: new Set(), // writing jobs seen unfinished: their end brings a new storyboard
     errors: new Map(), // brief id -> the last refusal
+    picked: new Map(), // brief id -> an older storyboard shown instead of the newest
     briefs: [],
   };
 
@@ -43,6 +47,7 @@ window.reelgraphBriefs = (api) => {
     state.asking.clear();
     state.live.clear();
     state.errors.clear();
+    state.picked.clear();
     state.briefs = [];
     scenes.forget();
     $("briefs").replaceChildren();
@@ -64,6 +69,10 @@ window.reelgraphBriefs = (api) => {
     if (generation !== state.generation || !data.node || asked < state.loaded) return;
     state.loaded = asked;
     state.briefs = data.node.briefs.nodes;
+    for (const brief of state.briefs) { // a new storyboard is shown as it arrives
+      const picked = state.picked.get(brief.id);
+      if (picked && picked.newest !== newestOf(brief)) state.picked.delete(brief.id);
+    }
     draw();
   }
 
@@ -92,6 +101,44 @@ window.reelgraphBriefs = (api) => {
     return null;
   }
 
+  const newestOf = (brief) => (brief.storyboards.nodes[0] || {}).id;
+
+  // Which storyboard of the brief the editor shows: the newest, or one picked. Named by
+  // when it was written (its version and status are the editor's to show: they move).
+  function picker(brief, shown) {
+    const boards = brief.boards.nodes;
+    const total = brief.boards.totalCount;
+    const pick = el("select", "board-pick");
+    pick.setAttribute("aria-label", "Which storyboard");
+    boards.forEach((b, i) => {
+      const newest = i === 0 ? " (newest)" : "";
+      pick.add(new Option(`Storyboard ${total - i} of ${total}${newest}`, b.id));
+    });
+    pick.value = shown.id;
+    pick.hidden = boards.length < 2;
+    pick.addEventListener("change", () => pickBoard(brief, pick.value));
+    return pick;
+  }
+
+  async function pickBoard(brief, id) {
+    const generation = state.generation;
+    state.errors.delete(brief.id);
+    if (id === newestOf(brief)) {
+      state.picked.delete(brief.id);
+      draw();
+      return;
+    }
+    let data = null;
+    try {
+      data = (await api.gql(scenes.boardQuery, { id })).node;
+    } catch (err) {
+      state.errors.set(brief.id, `Could not read that storyboard: ${api.errorText(err)}`);
+    }
+    if (generation !== state.generation) return; // another campaign is open now
+    if (data) state.picked.set(brief.id, { data, newest: newestOf(brief) });
+    draw();
+  }
+
   function drawBrief(brief, node) {
     const article = node || el("article", "brief");
     article.dataset.briefId = brief.id;
@@ -101,7 +148,9 @@ window.reelgraphBriefs = (api) => {
       el("span", "muted", summary(brief)),
     );
     const writing = Boolean(writingJob(brief)) || state.asking.has(brief.id);
-    const board = brief.storyboards.nodes[0];
+    const picked = state.picked.get(brief.id);
+    const board = picked ? picked.data : brief.storyboards.nodes[0];
+    if (board) header.append(picker(brief, board));
     const label = writing ? "Writing…" : board ? "Write a new storyboard" : "Write storyboard";
     const write = button("write", label, "", () => writeStoryboard(brief));
     write.disabled = writing;

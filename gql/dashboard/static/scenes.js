@@ -577,5 +577,5 @@ window.reelgraphScenes = (api) => {
     }
   }
 
-  return { fields: BOARD_FIELDS, show, jobChanged, forget: () => boards.clear() };
+  return { fields: BOARD_FIELDS, boardQuery: Q.board, show, jobChanged, forget: () => boards.clear() };
 };
