@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import event
 from starlette.applications import Starlette
 
 from services.runtime import Runtime
 from tests.client import GraphQLClient
 from tests.jobs import GENERATE_IMAGE, launch, wait_for_job
 from tests.samples import Samples
+from tests.statements import statements_of_this_task
 
 QUERY = """
 query($id: ID!, $campaigns: Int!, $assets: Int!, $jobs: Int!) {
@@ -38,31 +35,6 @@ query($id: ID!, $after: Int!, $first: Int!) {
 }"""
 
 JOBS_PER_CAMPAIGN = 2
-
-# Statements of the request being measured: the in-process worker (its tasks, its
-# reconciler) shares the engine, but not the context the request runs in.
-_recording: ContextVar[list[str] | None] = ContextVar("recording", default=None)
-
-
-@contextmanager
-def count_statements(runtime: Runtime) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        recording = _recording.get()
-        if recording is not None:
-            recording.append(args[2])
-
-    engines = runtime.sync_engines
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
-    token = _recording.set(statements)
-    try:
-        yield statements
-    finally:
-        _recording.reset(token)
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
 
 
 async def generated_jobs(
@@ -100,7 +72,7 @@ async def test_statement_count_is_flat(
             "id": tenant.client_id, "campaigns": campaigns, "assets": assets,
             "jobs": per_campaign,
         }  # fmt: skip
-        with count_statements(runtime) as statements:
+        with statements_of_this_task(runtime) as statements:
             data = await tenant.execute(QUERY, variables)
         edges = data["node"]["campaigns"]["edges"]
         assert len(edges) == campaigns

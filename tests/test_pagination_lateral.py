@@ -4,21 +4,20 @@ campaign of thousands of assets pages exactly like one of fifty, in one statemen
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, insert
+from sqlalchemy import delete, insert
 
 from db.models import Asset, AssetKind, AssetOrigin, Client
 from services.runtime import Runtime
 from services.uow import unit_of_work
 from tests.client import GraphQLClient, decode_gid
 from tests.conftest import issue_key
+from tests.statements import statements_of_this_task
 
 BIG, SMALL = 3_000, 50
 
@@ -40,30 +39,6 @@ query($id: ID!) {
     assets(first: 20) { pageInfo { hasNextPage } edges { node { id } } }
   } } } } }
 }"""
-
-_recording: ContextVar[list[str] | None] = ContextVar("recording", default=None)
-
-
-@contextmanager
-def statements_of_this_task(runtime: Runtime) -> Iterator[list[str]]:
-    """The SQL the request sends (the in-process worker shares the engine, not the task)."""
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        recording = _recording.get()
-        if recording is not None:
-            recording.append(args[2])
-
-    engines = runtime.sync_engines
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", record)
-    token = _recording.set(statements)
-    try:
-        yield statements
-    finally:
-        _recording.reset(token)
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +153,7 @@ async def test_one_statement_for_both_campaigns(
         assert page["pageInfo"]["hasNextPage"] is True
     assert pages[empty] == {"pageInfo": {"hasNextPage": False}, "edges": []}
 
-    asset_pages = [s for s in statements if "FROM assets" in s and "LIMIT" in s]
+    asset_pages = [s.sql for s in statements if "FROM assets" in s.sql and "LIMIT" in s.sql]
     assert len(asset_pages) == 1, statements
     (sql,) = asset_pages
     assert "row_number" not in sql.lower()

@@ -7,47 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
-
-from sqlalchemy import Engine, event
 
 from services.runtime import Runtime
 from tests.client import GraphQLClient
 from tests.live_support import eventually
+from tests.statements import statements_of_this_task
 
 ESTIMATE = """query($input: EstimateCostInput!) { estimateCost(input: $input) {
   __typename ... on CostEstimate { totalUsd budgetUsd } } }"""
 CAMPAIGNS = """query($id: ID!) { node(id: $id) { ... on Client {
   campaigns(first: 50) { totalCount edges { node { id name } } } } } }"""
-
-# statements of the request measured: the in-process worker shares the engines
-_recording: ContextVar[list[tuple[Engine, str, str]] | None] = ContextVar("reads", default=None)
-
-
-@contextmanager
-def statements(runtime: Runtime) -> Iterator[list[tuple[Engine, str, str]]]:
-    """(engine, thread name, statement) for each statement this task sends."""
-    seen: list[tuple[Engine, str, str]] = []
-    listeners = []
-    for engine in runtime.sync_engines:
-
-        def record(*args: Any, engine: Engine = engine) -> None:
-            recording = _recording.get()
-            if recording is not None:
-                recording.append((engine, threading.current_thread().name, str(args[2])))
-
-        event.listen(engine, "before_cursor_execute", record)
-        listeners.append((engine, record))
-    token = _recording.set(seen)
-    try:
-        yield seen
-    finally:
-        _recording.reset(token)
-        for engine, record in listeners:
-            event.remove(engine, "before_cursor_execute", record)
 
 
 async def test_reads_run_where_the_database_reads_fastest(
@@ -55,20 +25,20 @@ async def test_reads_run_where_the_database_reads_fastest(
 ) -> None:
     assert tenant.client_id
     created = await tenant.create_campaign(tenant.client_id, "Read at once")
-    with statements(runtime) as seen:
+    with statements_of_this_task(runtime) as seen:
         data = await tenant.execute(CAMPAIGNS, {"id": tenant.client_id})
     names = {e["node"]["id"]: e["node"]["name"] for e in data["node"]["campaigns"]["edges"]}
     assert names[created] == "Read at once"  # committed by the async engine, read here
-    selects = [(engine, thread) for engine, thread, sql in seen if sql.startswith("SELECT")]
+    selects = [s for s in seen if s.sql.startswith("SELECT")]
     assert selects, seen
     if runtime.engine.dialect.name == "sqlite":
         assert runtime.reads is not None
-        assert all(engine is runtime.reads.engine for engine, _ in selects), seen
-        assert all(thread.startswith("reelgraph-reads") for _, thread in selects), seen
+        assert all(s.engine is runtime.reads.engine for s in selects), seen
+        assert all(s.thread.startswith("reelgraph-reads") for s in selects), seen
     else:
         assert runtime.reads is None
-        assert all(engine is runtime.engine.sync_engine for engine, _ in selects), seen
-        assert all(thread == threading.current_thread().name for _, thread in selects), seen
+        assert all(s.engine is runtime.engine.sync_engine for s in selects), seen
+        assert all(s.thread == threading.current_thread().name for s in selects), seen
 
 
 async def test_requests_read_side_by_side(tenant: GraphQLClient, admin: GraphQLClient) -> None:
