@@ -9,7 +9,7 @@ window.reelgraphBriefs = (api) => {
   const scenes = window.reelgraphScenes(api);
   const PICKABLE = 10; // a brief's newest storyboards offered in its picker
   const BRIEF_FIELDS = `id product keyMessage durationSeconds aspectRatio videoModel reader
-    createdAt storyboards(first: 1) { totalCount nodes { ${scenes.fields} } }
+    createdAt storyboards(first: 1) { nodes { ${scenes.fields} } }
     boards: storyboards(first: ${PICKABLE}) { totalCount nodes { id } }`;
   const ERROR = "... on Error { code field message }";
   const Q = {
