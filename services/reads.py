@@ -19,6 +19,10 @@ against 0.22 ms as one call in a thread (measured in-process, CPU per statement)
 rows are read and processed (the same column types) in the thread and handed back as a
 list. SQLite readers in WAL mode wait for no writer, and each statement
 sees what has committed, as a read on the async engine did.
+
+On either database a Core statement then runs on the driver itself, SQLAlchemy
+compiling it and converting its values (services/driver_reads.py), unless something
+listens to the engine's statements.
 """
 
 from __future__ import annotations
@@ -29,11 +33,15 @@ import functools
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol, TypeVarTuple
+from typing import Any, Protocol, TypeVarTuple, cast
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, Result, Row
+from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.selectable import TypedReturnsRows
+
+from services.driver_reads import Compiled, DriverStatements, convert, instrumented
 
 
 class Sessions(Protocol):
@@ -53,15 +61,17 @@ def _reading(engine: AsyncEngine) -> AsyncEngine:
 
 class ThreadedReads:
     """Core statements on an SQLite file, each one call in a thread of their own pool
-    (as many as the engine has connections): checkout, execute, every row, checkin."""
+    (as many as the engine has connections): checkout, execute on the driver
+    (services/driver_reads.py), every row, checkin."""
 
     def __init__(self, engine: Engine, threads: int) -> None:
         self.engine = engine
+        self._statements = DriverStatements(engine.dialect)
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="reelgraph-reads")
 
     async def execute(
         self, statement: TypedReturnsRows[*Ts], params: dict[str, Any] | None = None
-    ) -> Sequence[Row[*Ts]]:
+    ) -> Sequence[tuple[*Ts]]:
         # the caller's context goes along: statement recorders (tests, benchmarks) read it
         run = contextvars.copy_context().run
         loop = asyncio.get_running_loop()
@@ -69,9 +79,27 @@ class ThreadedReads:
 
     def _execute(
         self, statement: TypedReturnsRows[*Ts], params: dict[str, Any] | None
-    ) -> Sequence[Row[*Ts]]:
+    ) -> Sequence[tuple[*Ts]]:
+        bound = None if instrumented(self.engine) else self._statements.bind(statement, params)
+        if bound is not None:
+            rows = self._on_driver(*bound)
+            if rows is not None:
+                return rows
         with self.engine.connect() as connection:
-            return connection.execute(statement, params).all()
+            return _tuples(connection.execute(statement, params).all())
+
+    def _on_driver(self, compiled: Compiled, args: list[Any]) -> Sequence[Any] | None:
+        """The rows, or None when the driver raised (SQLAlchemy's path then reports it)."""
+        connection = self.engine.raw_connection()
+        try:
+            rows = connection.driver_connection.execute(compiled.sql, args).fetchall()  # type: ignore[union-attr]
+        except Exception:
+            return None
+        finally:
+            connection.close()
+        if not compiled.typed:  # sqlite3 reports no column types
+            compiled.type_columns(self.engine.dialect, [None] * len(compiled.types))
+        return convert(rows, compiled.row)
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
@@ -132,6 +160,8 @@ _CONNECTION = "reelgraph.reads.connection"
 """Where a `ReadSession`'s session keeps the connection it is bound to."""
 _THREADED = "reelgraph.reads.threaded"
 """Where a `ReadSession`'s session on an SQLite file keeps its `ThreadedReads`."""
+_DRIVER = "reelgraph.reads.driver"
+"""Where a `ReadSession`'s session on PostgreSQL keeps its connection's asyncpg connection."""
 
 
 Ts = TypeVarTuple("Ts")
@@ -141,20 +171,72 @@ async def core_rows(
     session: AsyncSession,
     statement: TypedReturnsRows[*Ts],
     params: dict[str, Any] | None = None,
-) -> Sequence[Row[*Ts]]:
-    """A Core statement's rows, executed on the session's connection. Through
-    `session.execute`, a select of mapped columns goes through the ORM's result loading
-    (measured: about 6 % of a 1,000-asset page) although it builds no instance. A
-    `ReadSession`'s statements go straight to its connection (a session's own bookkeeping
-    was some 9 % of a one-row query), or on an SQLite file to its `ThreadedReads`; any
-    other session's pending changes are flushed first, as its autoflush would."""
+) -> Sequence[tuple[*Ts]]:
+    """A Core statement's rows (sequences of the selected values, in order), executed on
+    the session's connection. Through `session.execute`, a select of mapped columns goes
+    through the ORM's result loading (measured: about 6 % of a 1,000-asset page) although
+    it builds no instance. A `ReadSession`'s statements go straight to its connection's
+    driver (a session's own bookkeeping was some 9 % of a one-row query, SQLAlchemy's
+    execution layer half of it: services/driver_reads.py), or on an SQLite file to its
+    `ThreadedReads`; any other session's pending changes are flushed first, as its
+    autoflush would."""
     threaded: ThreadedReads | None = session.info.get(_THREADED)
     if threaded is not None:
         return await threaded.execute(statement, params)
     connection: AsyncConnection | None = session.info.get(_CONNECTION)
-    if connection is None:  # any other session: its own transaction's connection
+    if connection is not None:
+        rows = await _on_driver(session, connection, statement, params)
+        if rows is not None:
+            return rows
+    else:  # any other session: its own transaction's connection
         if session.new or session.dirty or session.deleted:
             await session.flush()
         connection = await session.connection()
     result: Result[*Ts] = await connection.execute(statement, params)
-    return result.all()
+    return _tuples(result.all())
+
+
+def _tuples(rows: Sequence[Row[*Ts]]) -> Sequence[tuple[*Ts]]:
+    """SQLAlchemy's rows, typed as what every reader does with them: index, unpack,
+    iterate (`Row` is a sequence, not a tuple)."""
+    return cast("Sequence[tuple[*Ts]]", rows)
+
+
+async def _on_driver(
+    session: AsyncSession,
+    connection: AsyncConnection,
+    statement: TypedReturnsRows[*Ts],
+    params: dict[str, Any] | None,
+) -> Sequence[tuple[*Ts]] | None:
+    """A `ReadSession`'s statement on asyncpg itself; None where it takes SQLAlchemy's
+    path (services/driver_reads.py says when)."""
+    engine = connection.sync_engine
+    if instrumented(engine):
+        return None
+    bound = _statements(engine.dialect).bind(statement, params)
+    if bound is None:
+        return None
+    compiled, args = bound
+    try:
+        driver: Any = session.info.get(_DRIVER)
+        if driver is None:
+            raw = await connection.get_raw_connection()
+            driver = session.info[_DRIVER] = raw.driver_connection
+        if not compiled.typed:  # once per statement: the columns' type OIDs
+            prepared = await driver.prepare(compiled.sql)
+            codes = [attribute.type.oid for attribute in prepared.get_attributes()]
+            compiled.type_columns(engine.dialect, codes)
+        rows = await driver.fetch(compiled.sql, *args)
+    except Exception:
+        return None  # SQLAlchemy's path runs it again and reports what it finds
+    return cast("Sequence[tuple[*Ts]]", convert(rows, compiled.row))
+
+
+_driver_statements: WeakKeyDictionary[Dialect, DriverStatements] = WeakKeyDictionary()
+
+
+def _statements(dialect: Dialect) -> DriverStatements:
+    found = _driver_statements.get(dialect)
+    if found is None:
+        found = _driver_statements[dialect] = DriverStatements(dialect)
+    return found

@@ -1,0 +1,131 @@
+"""A request's Core reads run on the driver itself (services/driver_reads.py): asyncpg's
+`fetch` on the request's connection, sqlite3's `execute` in a read thread. Its answers
+are the ones SQLAlchemy's execution layer gives: the same queries asked with a statement
+listener on (which keeps SQLAlchemy's path, so instrumentation sees every statement)
+answer byte for byte alike, across every column type a page reads, filters whose values
+are literals of the statement, cursors, counts, stats and results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Row, event, select
+
+from db.models import Client
+from services.reads import ReadSession, core_rows
+from services.runtime import Runtime
+from tests.client import GraphQLClient
+from tests.samples import Samples
+
+PAGE = """query($kind: AssetKind, $after: String) {
+  clients(first: 5) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node {
+      id name homepage notes metadata createdAt updatedAt
+      brandGuidelines { tone dos donts colors { hex name } }
+      stats { campaignCount videoCount totalSpendUsd }
+      results { views clicks conversions spendUsd clickThroughRate }
+      campaigns(first: 3) {
+        totalCount pageInfo { hasNextPage endCursor }
+        edges { cursor node {
+          id name goal audience status productUrl budgetUsd metadata createdAt updatedAt
+          stats { videoCount totalSpendUsd averageCostUsd jobCount }
+          results { views spendUsd costPerViewUsd }
+          jobs(first: 2) { totalCount edges { node { id status } } }
+          assets(first: 2, kind: $kind, after: $after) {
+            totalCount pageInfo { hasNextPage endCursor }
+            edges { cursor node {
+              id kind origin filename mimeType sizeBytes sha256 width height
+              durationSeconds createdAt rendition url
+            } }
+          }
+        } }
+      }
+    } }
+  }
+}"""
+
+
+@contextmanager
+def sqlalchemy_path(runtime: Runtime) -> Iterator[None]:
+    """A statement listener on every engine: reads then take SQLAlchemy's own path."""
+
+    def listener(*_: Any) -> None:
+        return None
+
+    for engine in runtime.sync_engines:
+        event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield
+    finally:
+        for engine in runtime.sync_engines:
+            event.remove(engine, "before_cursor_execute", listener)
+
+
+async def test_driver_reads_answer_as_sqlalchemy_does(
+    tenant: GraphQLClient, runtime: Runtime, samples: Samples
+) -> None:
+    assert tenant.client_id
+    for name in ("North", "South", "East"):
+        campaign = await tenant.create_campaign(
+            tenant.client_id, name, budgetUsd="125.5", goal="Sell", audience="Runners"
+        )
+        for i, (content, filename) in enumerate(
+            [(samples.png, "a.png"), (samples.mp4, "b.mp4"), (samples.wav, "c.wav")] * 2
+        ):
+            await tenant.upload_ok(content, f"{i}{filename}", campaign_id=campaign)
+
+    async def ask(variables: dict[str, Any]) -> bytes:
+        response = await tenant.post(PAGE, variables)
+        assert response.status_code == 200, response.text
+        assert "errors" not in response.json(), response.text
+        return response.content
+
+    answers = []
+    # the kind is a literal of the statement: each shape compiles once, and its next
+    # statement's value must be read from that statement, not from the first one's
+    for variables in ({}, {"kind": "IMAGE"}, {"kind": "VIDEO"}, {"kind": "AUDIO"}):
+        on_driver = await ask(variables)
+        with sqlalchemy_path(runtime):
+            on_sqlalchemy = await ask(variables)
+        assert on_driver == on_sqlalchemy, variables
+        answers.append(json.loads(on_driver)["data"])
+    kinds = [
+        {a["node"]["kind"] for c in answer["clients"]["edges"]
+         for k in c["node"]["campaigns"]["edges"] for a in k["node"]["assets"]["edges"]}
+        for answer in answers
+    ]  # fmt: skip
+    assert kinds[0] and kinds[0] <= {"IMAGE", "VIDEO", "AUDIO"}, kinds
+    assert kinds[1:] == [{"IMAGE"}, {"VIDEO"}, {"AUDIO"}], kinds
+    first = answers[0]["clients"]["edges"][0]["node"]["campaigns"]["edges"][0]["node"]
+    assert first["assets"]["totalCount"] == 6 and first["assets"]["pageInfo"]["hasNextPage"]
+    # the next page, after a cursor (a created_at and an id, bound from the cursor)
+    after = first["assets"]["pageInfo"]["endCursor"]
+    on_driver = await ask({"after": after})
+    with sqlalchemy_path(runtime):
+        assert await ask({"after": after}) == on_driver
+
+
+async def test_rows_come_from_the_driver_unless_something_listens(
+    tenant: GraphQLClient, runtime: Runtime
+) -> None:
+    statement = select(Client.id, Client.name, Client.created_at).limit(3)
+
+    async def rows() -> Any:
+        reads = ReadSession(runtime.session_factory, runtime.reads)
+        try:
+            async with reads() as session:
+                return await core_rows(session, statement)
+        finally:
+            await reads.close()
+
+    on_driver = await rows()
+    with sqlalchemy_path(runtime):
+        on_sqlalchemy = await rows()
+    assert on_driver and not isinstance(on_driver[0], Row), type(on_driver[0])
+    assert all(isinstance(row, Row) for row in on_sqlalchemy)
+    assert [tuple(r) for r in on_driver] == [tuple(r) for r in on_sqlalchemy]
+    assert [list(map(type, r)) for r in on_driver] == [list(map(type, r)) for r in on_sqlalchemy]
