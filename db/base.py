@@ -60,7 +60,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
         if dialect.name == "sqlite":  # the text SQLite holds, in C: a third of the time
             return _utc_from_sqlite
+        if dialect.driver == "asyncpg" and coltype == _TIMESTAMPTZ:
+            return None  # asyncpg reads a timestamptz as an aware UTC datetime already
         return super().result_processor(dialect, coltype)
+
+
+_TIMESTAMPTZ = 1184
+"""PostgreSQL's type OID of `timestamp with time zone`, which asyncpg reports as a
+column's type code (a `timestamp` without one, 1114, reads naive and is made UTC)."""
 
 
 def _utc_from_sqlite(value: str | None) -> datetime | None:

@@ -8,6 +8,7 @@ are literals of the statement, cursors, counts, stats and results."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -100,6 +101,8 @@ async def test_driver_reads_answer_as_sqlalchemy_does(
     ]  # fmt: skip
     assert kinds[0] and kinds[0] <= {"IMAGE", "VIDEO", "AUDIO"}, kinds
     assert kinds[1:] == [{"IMAGE"}, {"VIDEO"}, {"AUDIO"}], kinds
+    stamps = re.findall(rb'"(?:createdAt|updatedAt)":"([^"]+)"', on_driver)
+    assert stamps and all(s.endswith(b"+00:00") for s in stamps), stamps  # aware, UTC
     first = answers[0]["clients"]["edges"][0]["node"]["campaigns"]["edges"][0]["node"]
     assert first["assets"]["totalCount"] == 6 and first["assets"]["pageInfo"]["hasNextPage"]
     # the next page, after a cursor (a created_at and an id, bound from the cursor)
