@@ -12,15 +12,15 @@ What stays SQLAlchemy's, so the rows are the same values of the same types:
 
 - the SQL: the statement is compiled once per cache key (the key SQLAlchemy's own
   compiled cache uses), by the engine's dialect, and its literal values are taken from
-  each statement by that key's bind parameters, as SQLAlchemy does;
+  each statement by that key's bind parameters, as SQLAlchemy does; an expanding `IN`
+  is rendered per execution as SQLAlchemy's execution context renders it;
 - each parameter goes through its type's bind processor, and each column through its
   type's result processor for the type the driver reports (asyncpg's type OIDs;
   sqlite3 reports none): the functions SQLAlchemy's rows apply.
 
 SQLAlchemy's path is kept:
 
-- for a statement it cannot cache, or one with parameters rendered at execution time
-  (an expanding `IN`);
+- for a statement it cannot cache;
 - while an engine has `before_cursor_execute` or `after_cursor_execute` listeners, or
   logs its statements (`echo`, the `sqlalchemy.engine` logger at INFO): instrumentation
   sees every statement as SQLAlchemy documents it;
@@ -36,7 +36,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import Dialect
@@ -77,6 +77,8 @@ class Compiled:
     binds: tuple[_Processor | None, ...]
     types: list[Any]
     """The selected columns' types, in order."""
+    expanding: bool
+    """Whether parameters are rendered per execution (an expanding IN)."""
     typed: bool = False
     """Whether `row` has been made (it needs the driver's type codes)."""
     row: RowOf | None = None
@@ -126,9 +128,9 @@ class DriverStatements:
 
     def bind(
         self, statement: ReturnsRows, params: dict[str, Any] | None
-    ) -> tuple[Compiled, list[Any]] | None:
-        """The statement's compiled form and its positional parameters; None when it
-        takes SQLAlchemy's path (see the module)."""
+    ) -> tuple[Compiled, str, list[Any]] | None:
+        """The statement's compiled form, its SQL and its positional parameters; None
+        when it takes SQLAlchemy's path (see the module)."""
         key = statement._generate_cache_key()
         if key is None:
             return None
@@ -144,6 +146,8 @@ class DriverStatements:
                     self._compiled.popitem(last=False)
         if compiled is None:
             return None
+        if compiled.expanding:
+            return compiled, *_expanded(compiled, params, key)
         values = compiled.compiled.construct_params(params, extracted_parameters=key.bindparams)
         args = [
             value if bind is None else bind(value)
@@ -151,7 +155,7 @@ class DriverStatements:
                 compiled.binds, (values[name] for name in compiled.names), strict=True
             )
         ]
-        return compiled, args
+        return compiled, compiled.sql, args
 
     def _compile(self, statement: ReturnsRows, key: CacheKey) -> Compiled | None:
         dialect = self.dialect
@@ -162,15 +166,37 @@ class DriverStatements:
         # later statements of this shape are then read from their own bind parameters
         compiled = statement.compile(dialect=dialect, cache_key=key)
         assert isinstance(compiled, SQLCompiler)
-        if compiled.literal_execute_params or compiled.post_compile_params:
-            return None  # rendered per execution (an expanding IN): SQLAlchemy's path
         names = tuple(compiled.positiontup or ())
-        binds = tuple(
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in names
-        )
+        # what SQLAlchemy's execution applies to each (a tuple type has one per element:
+        # its path takes those)
+        processors = compiled._bind_processors
+        binds = tuple(processors.get(name) for name in names)
+        if not all(bind is None or callable(bind) for bind in binds):
+            return None
         types = [column.type for column in selected]
-        return Compiled(compiled.string, compiled, names, binds, types)
+        expanding = bool(compiled.literal_execute_params or compiled.post_compile_params)
+        return Compiled(compiled.string, compiled, names, cast(Any, binds), types, expanding)
+
+
+def _expanded(
+    compiled: Compiled, params: dict[str, Any] | None, key: CacheKey
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters of a statement with parameters rendered per execution (an
+    expanding IN: one placeholder per value), as SQLAlchemy's execution context makes
+    them (`DefaultExecutionContext._init_compiled`)."""
+    sql_compiled = compiled.compiled
+    values = sql_compiled.construct_params(
+        params, extracted_parameters=key.bindparams, _no_postcompile=True
+    )
+    state = sql_compiled._process_parameters_for_postcompile(values)
+    # as SQLAlchemy's execution does, which calls each of these for a name it places
+    processors: dict[str, Any] = {**sql_compiled._bind_processors, **state.processors}
+    args = []
+    for name in state.positiontup or ():
+        value = state.parameters[name]
+        bind = processors.get(name)
+        args.append(value if bind is None else bind(value))
+    return state.statement, args
 
 
 def convert(rows: Sequence[Any], row_of: RowOf | None) -> Sequence[Any]:

@@ -88,11 +88,11 @@ class ThreadedReads:
         with self.engine.connect() as connection:
             return _tuples(connection.execute(statement, params).all())
 
-    def _on_driver(self, compiled: Compiled, args: list[Any]) -> Sequence[Any] | None:
+    def _on_driver(self, compiled: Compiled, sql: str, args: list[Any]) -> Sequence[Any] | None:
         """The rows, or None when the driver raised (SQLAlchemy's path then reports it)."""
         connection = self.engine.raw_connection()
         try:
-            rows = connection.driver_connection.execute(compiled.sql, args).fetchall()  # type: ignore[union-attr]
+            rows = connection.driver_connection.execute(sql, args).fetchall()  # type: ignore[union-attr]
         except Exception:
             return None
         finally:
@@ -216,17 +216,17 @@ async def _on_driver(
     bound = _statements(engine.dialect).bind(statement, params)
     if bound is None:
         return None
-    compiled, args = bound
+    compiled, sql, args = bound
     try:
         driver: Any = session.info.get(_DRIVER)
         if driver is None:
             raw = await connection.get_raw_connection()
             driver = session.info[_DRIVER] = raw.driver_connection
         if not compiled.typed:  # once per statement: the columns' type OIDs
-            prepared = await driver.prepare(compiled.sql)
+            prepared = await driver.prepare(sql)
             codes = [attribute.type.oid for attribute in prepared.get_attributes()]
             compiled.type_columns(engine.dialect, codes)
-        rows = await driver.fetch(compiled.sql, *args)
+        rows = await driver.fetch(sql, *args)
     except Exception:
         return None  # SQLAlchemy's path runs it again and reports what it finds
     return cast("Sequence[tuple[*Ts]]", convert(rows, compiled.row))

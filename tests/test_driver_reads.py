@@ -113,11 +113,12 @@ async def test_driver_reads_answer_as_sqlalchemy_does(
 
 
 async def test_rows_come_from_the_driver_unless_something_listens(
-    tenant: GraphQLClient, runtime: Runtime
+    admin: GraphQLClient, runtime: Runtime
 ) -> None:
-    statement = select(Client.id, Client.name, Client.created_at).limit(3)
+    for i in range(4):
+        await admin.create_client(f"Driver {i}")
 
-    async def rows() -> Any:
+    async def rows(statement: Any) -> Any:
         reads = ReadSession(runtime.session_factory, runtime.reads)
         try:
             async with reads() as session:
@@ -125,10 +126,24 @@ async def test_rows_come_from_the_driver_unless_something_listens(
         finally:
             await reads.close()
 
-    on_driver = await rows()
-    with sqlalchemy_path(runtime):
-        on_sqlalchemy = await rows()
-    assert on_driver and not isinstance(on_driver[0], Row), type(on_driver[0])
-    assert all(isinstance(row, Row) for row in on_sqlalchemy)
-    assert [tuple(r) for r in on_driver] == [tuple(r) for r in on_sqlalchemy]
-    assert [list(map(type, r)) for r in on_driver] == [list(map(type, r)) for r in on_sqlalchemy]
+    newest = select(Client.id, Client.name, Client.created_at).order_by(
+        Client.created_at.desc(), Client.id.desc()
+    )
+    ids = [row[0] for row in await rows(newest.limit(4))]
+    statements = [
+        newest.limit(3),
+        newest.limit(2),  # the same shape, its own literal limit
+        newest.where(Client.id.in_(ids[:3])),  # an expanding IN, rendered per execution
+        newest.where(Client.id.in_(ids[3:])),  # the same shape, other values, fewer
+    ]
+    for statement, expected in zip(statements, [3, 2, 3, 1], strict=True):
+        on_driver = await rows(statement)
+        with sqlalchemy_path(runtime):
+            on_sqlalchemy = await rows(statement)
+        assert len(on_driver) == expected, (statement, on_driver)
+        assert not isinstance(on_driver[0], Row), type(on_driver[0])
+        assert all(isinstance(row, Row) for row in on_sqlalchemy)
+        assert [tuple(r) for r in on_driver] == [tuple(r) for r in on_sqlalchemy]
+        assert [list(map(type, r)) for r in on_driver] == [
+            list(map(type, r)) for r in on_sqlalchemy
+        ]
