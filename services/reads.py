@@ -36,10 +36,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeVarTuple, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Result, Row
+import asyncpg
+from sqlalchemy import Engine, PoolProxiedConnection, Result, Row
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.selectable import TypedReturnsRows
+from sqlalchemy.util import greenlet_spawn
 
 from services.driver_reads import Compiled, DriverStatements, convert, instrumented
 
@@ -113,7 +115,8 @@ class ReadSession:
         self._factory = factory
         self._threaded = threaded
         self._session: AsyncSession | None = None
-        self._connection: AsyncConnection | None = None
+        self._pooled: PoolProxiedConnection | None = None
+        """PostgreSQL: the pool's connection that this request's driver reads run on."""
         self._turn = asyncio.Lock()
         self._closed = False
 
@@ -121,16 +124,13 @@ class ReadSession:
     async def __call__(self) -> AsyncIterator[AsyncSession]:
         async with self._turn:
             if not self._closed:
-                if self._session is None and self._threaded is not None:
-                    # Core statements go to the threads; the session connects only if a
-                    # reader reads through the ORM
-                    self._session = self._factory()
-                    self._session.info[_THREADED] = self._threaded
                 if self._session is None:
-                    engine = _reading(self._factory.kw["bind"])
-                    self._connection = connection = await engine.connect()
-                    self._session = self._factory(bind=connection)
-                    self._session.info[_CONNECTION] = connection  # for `core_rows`
+                    # Core statements run on the driver (or, on an SQLite file, in the
+                    # threads); the session connects only for a read that takes
+                    # SQLAlchemy's path: through the ORM, or while statements are watched
+                    engine: AsyncEngine = self._factory.kw["bind"]
+                    self._session = self._factory(bind=_reading(engine))
+                    self._session.info[_READS] = self
                 yield self._session
                 return
         # The request has ended, and a reader it left running still reads: a DataLoader
@@ -140,28 +140,65 @@ class ReadSession:
         async with self._factory() as session:
             yield session
 
+    async def rows(
+        self, statement: TypedReturnsRows[*Ts], params: dict[str, Any] | None
+    ) -> Sequence[tuple[*Ts]] | None:
+        """A Core statement's rows read on the driver; None where it takes SQLAlchemy's
+        path (services/driver_reads.py says when)."""
+        if self._threaded is not None:
+            return await self._threaded.execute(statement, params)
+        engine: AsyncEngine = self._factory.kw["bind"]
+        if instrumented(engine.sync_engine):
+            return None
+        bound = _statements(engine.dialect).bind(statement, params)
+        if bound is None:
+            return None
+        compiled, sql, args = bound
+        pooled = self._pooled
+        try:
+            if pooled is None:
+                # the pool's connection itself: no SQLAlchemy `Connection` around it (its
+                # events and isolation settings were a fifth of a one-row query)
+                pooled = self._pooled = await engine.raw_connection()
+            driver: Any = pooled.driver_connection
+            if not compiled.typed:  # once per statement: the columns' type OIDs
+                prepared = await driver.prepare(sql)
+                codes = [attribute.type.oid for attribute in prepared.get_attributes()]
+                compiled.type_columns(engine.dialect, codes)
+            rows = await driver.fetch(sql, *args)
+        except Exception as exc:
+            if pooled is not None and _broken(exc):
+                self._pooled = None
+                await greenlet_spawn(pooled.invalidate, exc)
+            return None  # SQLAlchemy's path runs it again and reports what it finds
+        return cast("Sequence[tuple[*Ts]]", convert(rows, compiled.row))
+
     async def close(self) -> None:
-        """Give the connection back to the pool (the request is done), once the statement
-        running on it, if any, has finished."""
+        """Give the connections back to the pool (the request is done), once the
+        statement running on them, if any, has finished."""
         async with self._turn:
             self._closed = True
             session, self._session = self._session, None
-            connection, self._connection = self._connection, None
+            pooled, self._pooled = self._pooled, None
             # A session whose reads all went through `core_rows` never began a transaction
             # and holds nothing: closing it cost a greenlet round and a tenth of a small
-            # query. One that read through the ORM is closed.
+            # query. One that read through SQLAlchemy is closed.
             if session is not None and session.in_transaction():
                 await session.close()
-            if connection is not None:
-                await connection.close()
+            if pooled is not None:
+                await greenlet_spawn(pooled.close)
 
 
-_CONNECTION = "reelgraph.reads.connection"
-"""Where a `ReadSession`'s session keeps the connection it is bound to."""
-_THREADED = "reelgraph.reads.threaded"
-"""Where a `ReadSession`'s session on an SQLite file keeps its `ThreadedReads`."""
-_DRIVER = "reelgraph.reads.driver"
-"""Where a `ReadSession`'s session on PostgreSQL keeps its connection's asyncpg connection."""
+def _broken(exc: Exception) -> bool:
+    """Whether the driver's error left its connection unusable: anything but an error
+    the server reported, or one of the server's connection or shutdown errors."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return str(exc.sqlstate or "").startswith(("08", "57P"))
+    return True
+
+
+_READS = "reelgraph.reads.session"
+"""Where a `ReadSession`'s session keeps that `ReadSession`, for `core_rows`."""
 
 
 Ts = TypeVarTuple("Ts")
@@ -172,26 +209,21 @@ async def core_rows(
     statement: TypedReturnsRows[*Ts],
     params: dict[str, Any] | None = None,
 ) -> Sequence[tuple[*Ts]]:
-    """A Core statement's rows (sequences of the selected values, in order), executed on
-    the session's connection. Through `session.execute`, a select of mapped columns goes
-    through the ORM's result loading (measured: about 6 % of a 1,000-asset page) although
-    it builds no instance. A `ReadSession`'s statements go straight to its connection's
-    driver (a session's own bookkeeping was some 9 % of a one-row query, SQLAlchemy's
-    execution layer half of it: services/driver_reads.py), or on an SQLite file to its
-    `ThreadedReads`; any other session's pending changes are flushed first, as its
-    autoflush would."""
-    threaded: ThreadedReads | None = session.info.get(_THREADED)
-    if threaded is not None:
-        return await threaded.execute(statement, params)
-    connection: AsyncConnection | None = session.info.get(_CONNECTION)
-    if connection is not None:
-        rows = await _on_driver(session, connection, statement, params)
+    """A Core statement's rows (sequences of the selected values, in order). Through
+    `session.execute`, a select of mapped columns goes through the ORM's result loading
+    (measured: about 6 % of a 1,000-asset page) although it builds no instance. A
+    `ReadSession`'s statements run on the driver (services/driver_reads.py): asyncpg on
+    a pool connection the request holds, or on an SQLite file its `ThreadedReads`. Any
+    other session's run on its own transaction's connection."""
+    reads: ReadSession | None = session.info.get(_READS)
+    if reads is not None:
+        rows = await reads.rows(statement, params)
         if rows is not None:
             return rows
-    else:  # any other session: its own transaction's connection
-        if session.new or session.dirty or session.deleted:
-            await session.flush()
-        connection = await session.connection()
+    elif session.new or session.dirty or session.deleted:
+        await session.flush()  # another session's pending changes, as its autoflush would
+    # SQLAlchemy's path (a `ReadSession`'s session connects, in autocommit on PostgreSQL)
+    connection = await session.connection()
     result: Result[*Ts] = await connection.execute(statement, params)
     return _tuples(result.all())
 
@@ -200,36 +232,6 @@ def _tuples(rows: Sequence[Row[*Ts]]) -> Sequence[tuple[*Ts]]:
     """SQLAlchemy's rows, typed as what every reader does with them: index, unpack,
     iterate (`Row` is a sequence, not a tuple)."""
     return cast("Sequence[tuple[*Ts]]", rows)
-
-
-async def _on_driver(
-    session: AsyncSession,
-    connection: AsyncConnection,
-    statement: TypedReturnsRows[*Ts],
-    params: dict[str, Any] | None,
-) -> Sequence[tuple[*Ts]] | None:
-    """A `ReadSession`'s statement on asyncpg itself; None where it takes SQLAlchemy's
-    path (services/driver_reads.py says when)."""
-    engine = connection.sync_engine
-    if instrumented(engine):
-        return None
-    bound = _statements(engine.dialect).bind(statement, params)
-    if bound is None:
-        return None
-    compiled, sql, args = bound
-    try:
-        driver: Any = session.info.get(_DRIVER)
-        if driver is None:
-            raw = await connection.get_raw_connection()
-            driver = session.info[_DRIVER] = raw.driver_connection
-        if not compiled.typed:  # once per statement: the columns' type OIDs
-            prepared = await driver.prepare(sql)
-            codes = [attribute.type.oid for attribute in prepared.get_attributes()]
-            compiled.type_columns(engine.dialect, codes)
-        rows = await driver.fetch(sql, *args)
-    except Exception:
-        return None  # SQLAlchemy's path runs it again and reports what it finds
-    return cast("Sequence[tuple[*Ts]]", convert(rows, compiled.row))
 
 
 _driver_statements: WeakKeyDictionary[Dialect, DriverStatements] = WeakKeyDictionary()
