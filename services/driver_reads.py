@@ -41,7 +41,7 @@ from typing import Any, cast
 from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.cache_key import CacheKey
-from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.compiler import RM_TYPE, SQLCompiler
 from sqlalchemy.sql.selectable import ReturnsRows
 
 KEPT = 512
@@ -86,14 +86,24 @@ class Compiled:
 
     def type_columns(self, dialect: Dialect, codes: Sequence[Any]) -> None:
         """Make `row` from the type codes the driver reports for the columns (a type's
-        result processor may depend on them: asyncpg's numerics do)."""
-        self.row = _row_maker(
-            [
-                kind.dialect_impl(dialect).result_processor(dialect, code)
-                for kind, code in zip(self.types, codes, strict=True)
-            ]
-        )
+        result processor may depend on them: asyncpg's numerics do). Columns the driver
+        reports other than the compiled ones, one by one, leave the statement to
+        SQLAlchemy, which then matches them by name (`UNUSABLE`)."""
+        if len(codes) != len(self.types):
+            self.row = UNUSABLE
+        else:
+            self.row = _row_maker(
+                [
+                    kind.dialect_impl(dialect).result_processor(dialect, code)
+                    for kind, code in zip(self.types, codes, strict=True)
+                ]
+            )
         self.typed = True
+
+
+def UNUSABLE(row: Sequence[Any]) -> Sequence[Any]:
+    """`Compiled.row` of a statement whose rows SQLAlchemy matches by name."""
+    raise AssertionError("a statement left to SQLAlchemy's path ran on the driver")
 
 
 def _row_maker(processors: list[_Processor | None]) -> RowOf | None:
@@ -131,6 +141,8 @@ class DriverStatements:
     ) -> tuple[Compiled, str, list[Any]] | None:
         """The statement's compiled form, its SQL and its positional parameters; None
         when it takes SQLAlchemy's path (see the module)."""
+        if getattr(statement, "_execution_options", None):
+            return None  # options SQLAlchemy's execution would apply
         key = statement._generate_cache_key()
         if key is None:
             return None
@@ -138,23 +150,26 @@ class DriverStatements:
             compiled = self._compiled.get(key.key, _MISSING)
             if compiled is not _MISSING:
                 self._compiled.move_to_end(key.key)
-        if compiled is _MISSING:
-            compiled = self._compile(statement, key)
-            with self._lock:
-                self._compiled[key.key] = compiled
-                if len(self._compiled) > KEPT:
-                    self._compiled.popitem(last=False)
-        if compiled is None:
+        try:
+            if compiled is _MISSING:
+                compiled = self._compile(statement, key)
+                with self._lock:
+                    self._compiled[key.key] = compiled
+                    if len(self._compiled) > KEPT:
+                        self._compiled.popitem(last=False)
+            if compiled is None or compiled.row is UNUSABLE:
+                return None
+            if compiled.expanding:
+                return compiled, *_expanded(compiled, params, key)
+            values = compiled.compiled.construct_params(params, **_binding(key))
+            args = [
+                value if bind is None else bind(value)
+                for bind, value in zip(
+                    compiled.binds, (values[name] for name in compiled.names), strict=True
+                )
+            ]
+        except Exception:  # SQLAlchemy's path reports it
             return None
-        if compiled.expanding:
-            return compiled, *_expanded(compiled, params, key)
-        values = compiled.compiled.construct_params(params, extracted_parameters=key.bindparams)
-        args = [
-            value if bind is None else bind(value)
-            for bind, value in zip(
-                compiled.binds, (values[name] for name in compiled.names), strict=True
-            )
-        ]
         return compiled, compiled.sql, args
 
     def _compile(self, statement: ReturnsRows, key: CacheKey) -> Compiled | None:
@@ -173,9 +188,28 @@ class DriverStatements:
         binds = tuple(processors.get(name) for name in names)
         if not all(bind is None or callable(bind) for bind in binds):
             return None
-        types = [column.type for column in selected]
+        if (
+            not compiled._ordered_columns
+            or compiled._textual_ordered_columns
+            or compiled._ad_hoc_textual
+            or compiled._loose_column_name_matching
+            or len(compiled._result_columns) != len(selected)
+        ):
+            return None  # SQLAlchemy matches these columns by name, not by place
+        types = [column[RM_TYPE] for column in compiled._result_columns]
         expanding = bool(compiled.literal_execute_params or compiled.post_compile_params)
         return Compiled(compiled.string, compiled, names, cast(Any, binds), types, expanding)
+
+
+def _binding(key: CacheKey) -> dict[str, Any]:
+    """How SQLAlchemy's execution context builds a statement's parameters from its cache
+    key (`DefaultExecutionContext._init_compiled`): the literal values of this statement,
+    `.params()` values collected with the key, names as the compiler placed them."""
+    return {
+        "extracted_parameters": key.bindparams,
+        "escape_names": False,
+        "_collected_params": getattr(key, "params", None),
+    }
 
 
 def _expanded(
@@ -185,9 +219,7 @@ def _expanded(
     expanding IN: one placeholder per value), as SQLAlchemy's execution context makes
     them (`DefaultExecutionContext._init_compiled`)."""
     sql_compiled = compiled.compiled
-    values = sql_compiled.construct_params(
-        params, extracted_parameters=key.bindparams, _no_postcompile=True
-    )
+    values = sql_compiled.construct_params(params, _no_postcompile=True, **_binding(key))
     state = sql_compiled._process_parameters_for_postcompile(values)
     # as SQLAlchemy's execution does, which calls each of these for a name it places
     processors: dict[str, Any] = {**sql_compiled._bind_processors, **state.processors}
@@ -200,4 +232,6 @@ def _expanded(
 
 
 def convert(rows: Sequence[Any], row_of: RowOf | None) -> Sequence[Any]:
+    """The driver's rows as SQLAlchemy's would read: converted, or as they are (asyncpg's
+    `Record`s and sqlite3's tuples index, unpack and iterate like `Row`s)."""
     return rows if row_of is None else [row_of(row) for row in rows]

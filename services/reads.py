@@ -36,14 +36,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeVarTuple, cast
 from weakref import WeakKeyDictionary
 
-import asyncpg
-from sqlalchemy import Engine, PoolProxiedConnection, Result, Row
+from sqlalchemy import Engine, Result, Row
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.sql.selectable import TypedReturnsRows
-from sqlalchemy.util import greenlet_spawn
 
-from services.driver_reads import Compiled, DriverStatements, convert, instrumented
+from services.driver_reads import UNUSABLE, Compiled, DriverStatements, convert, instrumented
 
 
 class Sessions(Protocol):
@@ -91,16 +89,20 @@ class ThreadedReads:
             return _tuples(connection.execute(statement, params).all())
 
     def _on_driver(self, compiled: Compiled, sql: str, args: list[Any]) -> Sequence[Any] | None:
-        """The rows, or None when the driver raised (SQLAlchemy's path then reports it)."""
+        """The rows, or None when the driver raised (SQLAlchemy's path then reports it)
+        or the statement is left to SQLAlchemy."""
         connection = self.engine.raw_connection()
         try:
-            rows = connection.driver_connection.execute(sql, args).fetchall()  # type: ignore[union-attr]
+            cursor = connection.driver_connection.execute(sql, args)  # type: ignore[union-attr]
+            if not compiled.typed:  # sqlite3 reports no column types, only the columns
+                compiled.type_columns(self.engine.dialect, [None] * len(cursor.description))
+            if compiled.row is UNUSABLE:
+                return None
+            rows = cursor.fetchall()
         except Exception:
             return None
         finally:
             connection.close()
-        if not compiled.typed:  # sqlite3 reports no column types
-            compiled.type_columns(self.engine.dialect, [None] * len(compiled.types))
         return convert(rows, compiled.row)
 
     def close(self) -> None:
@@ -115,8 +117,10 @@ class ReadSession:
         self._factory = factory
         self._threaded = threaded
         self._session: AsyncSession | None = None
-        self._pooled: PoolProxiedConnection | None = None
-        """PostgreSQL: the pool's connection that this request's driver reads run on."""
+        self._connection: AsyncConnection | None = None
+        """PostgreSQL: the request's one connection, for every read it makes."""
+        self._driver: Any = None
+        """PostgreSQL: that connection's asyncpg connection, once a read has asked."""
         self._turn = asyncio.Lock()
         self._closed = False
 
@@ -124,12 +128,21 @@ class ReadSession:
     async def __call__(self) -> AsyncIterator[AsyncSession]:
         async with self._turn:
             if not self._closed:
-                if self._session is None:
-                    # Core statements run on the driver (or, on an SQLite file, in the
-                    # threads); the session connects only for a read that takes
-                    # SQLAlchemy's path: through the ORM, or while statements are watched
-                    engine: AsyncEngine = self._factory.kw["bind"]
-                    self._session = self._factory(bind=_reading(engine))
+                if self._session is None and self._threaded is not None:
+                    # Core statements go to the threads; the session connects only if a
+                    # reader reads through the ORM
+                    self._session = self._factory()
+                    self._session.info[_READS] = self
+                elif self._session is None:
+                    # One connection for the request, in autocommit: Core statements run
+                    # on its driver, the ORM's and SQLAlchemy's path on the connection.
+                    # (Driver reads on a pool connection of their own, without this one,
+                    # saved a tenth of a one-row query, but a request that also read
+                    # through the ORM then held two, and requests waiting for their
+                    # second could hold the whole pool.)
+                    engine = _reading(self._factory.kw["bind"])
+                    self._connection = connection = await engine.connect()
+                    self._session = self._factory(bind=connection)
                     self._session.info[_READS] = self
                 yield self._session
                 return
@@ -147,54 +160,49 @@ class ReadSession:
         path (services/driver_reads.py says when)."""
         if self._threaded is not None:
             return await self._threaded.execute(statement, params)
-        engine: AsyncEngine = self._factory.kw["bind"]
-        if instrumented(engine.sync_engine):
+        connection = self._connection
+        if connection is None:
+            return None
+        engine = connection.sync_engine
+        if instrumented(engine):
             return None
         bound = _statements(engine.dialect).bind(statement, params)
         if bound is None:
             return None
         compiled, sql, args = bound
-        pooled = self._pooled
         try:
-            if pooled is None:
-                # the pool's connection itself: no SQLAlchemy `Connection` around it (its
-                # events and isolation settings were a fifth of a one-row query)
-                pooled = self._pooled = await engine.raw_connection()
-            driver: Any = pooled.driver_connection
+            driver = self._driver
+            if driver is None:
+                raw = await connection.get_raw_connection()
+                driver = self._driver = raw.driver_connection
             if not compiled.typed:  # once per statement: the columns' type OIDs
                 prepared = await driver.prepare(sql)
                 codes = [attribute.type.oid for attribute in prepared.get_attributes()]
                 compiled.type_columns(engine.dialect, codes)
+            if compiled.row is UNUSABLE:
+                return None
             rows = await driver.fetch(sql, *args)
-        except Exception as exc:
-            if pooled is not None and _broken(exc):
-                self._pooled = None
-                await greenlet_spawn(pooled.invalidate, exc)
-            return None  # SQLAlchemy's path runs it again and reports what it finds
+        except Exception:
+            # SQLAlchemy's path runs it again on the same connection and reports what it
+            # finds: a dropped connection invalidates the pool, as it always did
+            return None
         return cast("Sequence[tuple[*Ts]]", convert(rows, compiled.row))
 
     async def close(self) -> None:
-        """Give the connections back to the pool (the request is done), once the
-        statement running on them, if any, has finished."""
+        """Give the connection back to the pool (the request is done), once the statement
+        running on it, if any, has finished."""
         async with self._turn:
             self._closed = True
             session, self._session = self._session, None
-            pooled, self._pooled = self._pooled, None
+            connection, self._connection = self._connection, None
+            self._driver = None
             # A session whose reads all went through `core_rows` never began a transaction
             # and holds nothing: closing it cost a greenlet round and a tenth of a small
-            # query. One that read through SQLAlchemy is closed.
+            # query. One that read through the ORM is closed.
             if session is not None and session.in_transaction():
                 await session.close()
-            if pooled is not None:
-                await greenlet_spawn(pooled.close)
-
-
-def _broken(exc: Exception) -> bool:
-    """Whether the driver's error left its connection unusable: anything but an error
-    the server reported, or one of the server's connection or shutdown errors."""
-    if isinstance(exc, asyncpg.PostgresError):
-        return str(exc.sqlstate or "").startswith(("08", "57P"))
-    return True
+            if connection is not None:
+                await connection.close()
 
 
 _READS = "reelgraph.reads.session"
@@ -213,8 +221,8 @@ async def core_rows(
     `session.execute`, a select of mapped columns goes through the ORM's result loading
     (measured: about 6 % of a 1,000-asset page) although it builds no instance. A
     `ReadSession`'s statements run on the driver (services/driver_reads.py): asyncpg on
-    a pool connection the request holds, or on an SQLite file its `ThreadedReads`. Any
-    other session's run on its own transaction's connection."""
+    the request's connection, or on an SQLite file its `ThreadedReads`. Any other
+    session's run on its own transaction's connection."""
     reads: ReadSession | None = session.info.get(_READS)
     if reads is not None:
         rows = await reads.rows(statement, params)
@@ -222,7 +230,7 @@ async def core_rows(
             return rows
     elif session.new or session.dirty or session.deleted:
         await session.flush()  # another session's pending changes, as its autoflush would
-    # SQLAlchemy's path (a `ReadSession`'s session connects, in autocommit on PostgreSQL)
+    # SQLAlchemy's path: a `ReadSession`'s connection, or another session's own
     connection = await session.connection()
     result: Result[*Ts] = await connection.execute(statement, params)
     return _tuples(result.all())

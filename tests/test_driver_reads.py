@@ -17,9 +17,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import Row, event, select
+from sqlalchemy import Row, event, func, select, text
 
-from db.models import Client
+from db.models import Campaign, CampaignStatus, Client
 from gql.app import create_app
 from services.reads import ReadSession, core_rows
 from services.runtime import Runtime
@@ -122,7 +122,8 @@ async def test_rows_come_from_the_driver_unless_something_listens(
     admin: GraphQLClient, runtime: Runtime
 ) -> None:
     for i in range(4):
-        await admin.create_client(f"Driver {i}")
+        client = await admin.create_client(f"Driver {i}", metadata={"tier": i})
+        await admin.create_campaign(client, f"Run {i}", budgetUsd=f"{i}.25")
 
     async def rows(statement: Any) -> Any:
         reads = ReadSession(runtime.session_factory, runtime.reads)
@@ -136,23 +137,52 @@ async def test_rows_come_from_the_driver_unless_something_listens(
         Client.created_at.desc(), Client.id.desc()
     )
     ids = [row[0] for row in await rows(newest.limit(4))]
+    typed = select(  # an enum, a numeric, JSON: types whose values the driver's differ
+        Campaign.id, Campaign.status, Campaign.budget_usd, Campaign.metadata_
+    ).where(Campaign.client_id.in_(ids))
     statements = [
-        newest.limit(3),
-        newest.limit(2),  # the same shape, its own literal limit
-        newest.where(Client.id.in_(ids[:3])),  # an expanding IN, rendered per execution
-        newest.where(Client.id.in_(ids[3:])),  # the same shape, other values, fewer
+        (newest.limit(3), 3),
+        (newest.limit(2), 2),  # the same shape, its own literal limit
+        (newest.where(Client.id.in_(ids[:3])), 3),  # an expanding IN, per execution
+        (newest.where(Client.id.in_(ids[3:])), 1),  # the same shape, other values, fewer
+        (typed, 4),
     ]
-    for statement, expected in zip(statements, [3, 2, 3, 1], strict=True):
+    for statement, expected in statements:
         on_driver = await rows(statement)
         with sqlalchemy_path(runtime):
             on_sqlalchemy = await rows(statement)
         assert len(on_driver) == expected, (statement, on_driver)
         assert not isinstance(on_driver[0], Row), type(on_driver[0])
         assert all(isinstance(row, Row) for row in on_sqlalchemy)
-        assert [tuple(r) for r in on_driver] == [tuple(r) for r in on_sqlalchemy]
-        assert [list(map(type, r)) for r in on_driver] == [
-            list(map(type, r)) for r in on_sqlalchemy
-        ]
+        assert sorted(map(tuple, on_driver), key=str) == sorted(map(tuple, on_sqlalchemy), key=str)
+        assert sorted(map(types, on_driver)) == sorted(map(types, on_sqlalchemy))
+    assert {type(r[1]) for r in await rows(typed)} == {CampaignStatus}
+    # columns SQLAlchemy matches by name (a textual one): its path, the same rows
+    textual = select(text("'a literal'"), Client.name).where(Client.id.in_(ids))
+    with sqlalchemy_path(runtime):
+        expected_rows = await rows(textual)
+    assert sorted(map(tuple, await rows(textual))) == sorted(map(tuple, expected_rows))
+
+
+def types(row: Any) -> list[str]:
+    return [type(value).__name__ for value in row]
+
+
+async def test_a_request_reads_on_one_connection(tenant: GraphQLClient, runtime: Runtime) -> None:
+    """Core reads on the driver and reads through the ORM, in one request, share its one
+    connection: with one each, requests waiting for their second could hold the pool."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's reads run in threads, each on a connection for its call")
+    reads = ReadSession(runtime.session_factory, runtime.reads)
+    try:
+        async with reads() as session:
+            core = await core_rows(session, select(func.pg_backend_pid()))
+            orm = await session.scalar(select(func.pg_backend_pid()))
+            again = await core_rows(session, select(func.pg_backend_pid()))
+    finally:
+        await reads.close()
+    assert not isinstance(core[0], Row)  # read on the driver
+    assert core[0][0] == orm == again[0][0]
 
 
 ONE = "{ clients(first: 1) { edges { node { id name } } } }"
@@ -161,10 +191,10 @@ ONE = "{ clients(first: 1) { edges { node { id name } } } }"
 async def test_a_dropped_connection_fails_at_most_one_request(
     admin: GraphQLClient, settings: Settings
 ) -> None:
-    """The server drops the connections a request read on (a restart, an idle timeout):
-    the driver's error takes that connection out of the pool, SQLAlchemy's path then
-    meets the next dropped one and invalidates the pool, as it did before reads ran on
-    the driver. At most one request fails; the next ones read on new connections."""
+    """The server drops the app's connections (a restart, an idle timeout): the driver's
+    error sends the statement to SQLAlchemy's path on the same connection, which finds
+    it dropped and invalidates the pool, as it did before reads ran on the driver. At
+    most one request fails; the next ones read on new connections."""
     if settings.database_url is None:
         pytest.skip("a PostgreSQL server drops connections; SQLite has none to drop")
     dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
@@ -179,24 +209,13 @@ async def test_a_dropped_connection_fails_at_most_one_request(
             ) as http,
         ):
             client = GraphQLClient(http, admin.key)
-
-            async def drop_ours() -> None:
-                # this app's connections: the ones that were not there before it started
-                ours = [r["pid"] for r in await watcher.fetch(BACKENDS) if r["pid"] not in before]
-                assert ours
-                for pid in ours:
-                    await watcher.execute("SELECT pg_terminate_backend($1)", pid)
-
-            # one connection, dropped: its request reads again on a new one, and the
-            # dropped one leaves the pool instead of failing every later request's read
-            assert "errors" not in (await client.post(ONE)).json()
-            await drop_ours()
-            answers = [await client.post(ONE) for _ in range(3)]
-            assert all("errors" not in a.json() for a in answers), [a.text for a in answers]
-            # every connection of the pool dropped
             answers = await asyncio.gather(*(client.post(ONE) for _ in range(4)))
             assert all("errors" not in a.json() for a in answers), [a.text for a in answers]
-            await drop_ours()
+            # this app's connections: the ones that were not there before it started
+            ours = [r["pid"] for r in await watcher.fetch(BACKENDS) if r["pid"] not in before]
+            assert ours
+            for pid in ours:
+                await watcher.execute("SELECT pg_terminate_backend($1)", pid)
             answers = [await client.post(ONE) for _ in range(4)]
             failed = [a.text for a in answers if "errors" in a.json()]
             assert len(failed) <= 1, failed
