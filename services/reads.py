@@ -66,7 +66,6 @@ class ThreadedReads:
 
     def __init__(self, engine: Engine, threads: int) -> None:
         self.engine = engine
-        self._statements = DriverStatements(engine.dialect)
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="reelgraph-reads")
 
     async def execute(
@@ -80,7 +79,10 @@ class ThreadedReads:
     def _execute(
         self, statement: TypedReturnsRows[*Ts], params: dict[str, Any] | None
     ) -> Sequence[tuple[*Ts]]:
-        bound = None if instrumented(self.engine) else self._statements.bind(statement, params)
+        if instrumented(self.engine):
+            bound = None
+        else:
+            bound = _statements(self.engine.dialect).bind(statement, params)
         if bound is not None:
             rows = self._on_driver(*bound)
             if rows is not None:
