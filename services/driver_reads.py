@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -221,12 +221,13 @@ def _expanded(
     sql_compiled = compiled.compiled
     values = sql_compiled.construct_params(params, _no_postcompile=True, **_binding(key))
     state = sql_compiled._process_parameters_for_postcompile(values)
-    # as SQLAlchemy's execution does, which calls each of these for a name it places
-    processors: dict[str, Any] = {**sql_compiled._bind_processors, **state.processors}
+    # as SQLAlchemy's execution does: an expanded name's processor, else the compiled one
+    expanded: Mapping[str, Any] = state.processors
+    compiled_ones: Mapping[str, Any] = sql_compiled._bind_processors
     args = []
     for name in state.positiontup or ():
         value = state.parameters[name]
-        bind = processors.get(name)
+        bind = expanded.get(name) or compiled_ones.get(name)
         args.append(value if bind is None else bind(value))
     return state.statement, args
 
