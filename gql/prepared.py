@@ -54,6 +54,7 @@ from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.utils.await_maybe import await_maybe
 
+from gql import resolvers
 from gql.context import Context
 from gql.error_masking import MaskUnexpectedErrors
 from gql.limits import (
@@ -194,12 +195,13 @@ class PreparedQueries:
         expected: dict[str, Any],
         again: Callable[[], Coroutine[Any, Any, dict[str, Any] | None]],
     ) -> None:
-        """Run the query here and log an error if its answer differs from `expected`,
-        Strawberry's. Data that moved in between (a job's progress) is told apart by
-        asking Strawberry `again`: a difference counts when Strawberry's two answers
-        agree with each other and not with this one's. The runs are the check's, not the
-        request's: each has a context of its own, so no request-scoped recording (a
-        test's statement count) sees them."""
+        """Run the query here, with Strawberry's own resolver wrappers (gql.resolvers), and
+        log an error if its answer differs from `expected`: Strawberry's, with the lean
+        resolvers. Data that moved in between (a job's progress) is told apart by asking
+        Strawberry `again`: a difference counts when Strawberry's two answers agree with
+        each other and not with this one's. The runs are the check's, not the request's:
+        each has a context of its own, so no request-scoped recording (a test's statement
+        count) sees them."""
         fresh = contextvars.Context()
         ours = await asyncio.create_task(self._run(prepared, variables, context), context=fresh)
         expected_bytes = _dump(expected)
@@ -216,6 +218,7 @@ class PreparedQueries:
         self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
     ) -> dict[str, Any] | None:
         await context.release()  # fresh loaders: nothing cached by the first run
+        resolvers.STRAWBERRY.set(True)  # in this run's own context (verify_answer)
         try:
             return await self.execute(prepared, variables, context)
         finally:

@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.types import ExecutionContext
 
+from gql import resolvers
 from gql.error_masking import MaskUnexpectedErrors, log_error
 from gql.execution import PlainExecutionContext, VerifiedExecutionContext
 from gql.limits import (
@@ -71,7 +72,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     limits = Limits.of(settings) if settings is not None else Limits.of(Settings.model_construct())
     # Built once per schema: a rule class made per request would defeat the ValidationCache.
     rules = validation_rules(limits)
-    return Schema(
+    verify = settings is not None and settings.verify_plain_execution
+    built = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -84,10 +86,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             functools.partial(QueryLimitsExtension, limits),
             MaskUnexpectedErrors,
         ],
-        execution_context_class=VerifiedExecutionContext
-        if settings is not None and settings.verify_plain_execution
-        else PlainExecutionContext,
+        execution_context_class=VerifiedExecutionContext if verify else PlainExecutionContext,
     )
+    resolvers.install(built, verify=verify)
+    return built
 
 
 schema = build_schema()
