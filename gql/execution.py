@@ -68,6 +68,9 @@ from graphql.pyutils import AwaitableOrValue, Path, Undefined, UndefinedType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
+from gql.types.connection import Edge
+from gql.types.rows import RowEdges, RowSpec, spec_of
+
 log = logging.getLogger("reelgraph.execution")
 
 
@@ -209,6 +212,8 @@ def _list(inner: Plan) -> Plan:
     def complete(value: Any) -> Any:
         if value is None:
             return None
+        if type(value) is RowEdges:
+            value = value.built()
         if not isinstance(value, list | tuple):
             raise _Fallback
         return [inner(item) for item in value]
@@ -271,6 +276,9 @@ def _object(type_: GraphQLObjectType, fields: list[_Field]) -> Plan:
 
 
 class PlainExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    verify_rows = False
+    """Complete a page from its rows both ways (`_edges_from_rows`), and log differences."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         middleware = self.middleware_manager
@@ -336,7 +344,7 @@ class PlainExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 self.variable_values.coerced,
             )
         nodes = tuple(d.node for d in details)
-        shared = (id(self._plain), type_, tuple(map(id, nodes)), self._switches)
+        shared = (id(self._plain), self.verify_rows, type_, tuple(map(id, nodes)), self._switches)
         found = _shared_plans.get(shared)
         if found is None:
             found = (nodes, self._compile(type_, details))
@@ -352,20 +360,22 @@ class PlainExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None if inner is None else _non_null(inner)
         if isinstance(type_, GraphQLList):
             inner = self.plan(type_.of_type, details)
-            return None if inner is None else _list(inner)
+            if inner is None:
+                return None
+            rows = self._rows_plan(type_.of_type, details)
+            if rows is None:
+                return _list(inner)
+            return _edges_from_rows(rows, _list(inner), verify=self.verify_rows)
         if is_leaf_type(type_):
             assert isinstance(type_, GraphQLLeafType)
             return _leaf(type_)
         if not isinstance(type_, GraphQLObjectType):
             return None  # an interface or a union: graphql-core resolves the type
-        collected = self.collect_subfields(type_, details)
-        if collected.new_defer_usages or collected.forbidden_directive_instances:
+        selected = self._selected(type_, details)
+        if selected is None:
             return None
         fields: list[_Field] = []
-        for key, group in collected.grouped_field_set.items():
-            if any(d.defer_usage or d.fragment_variable_values for d in group):
-                return None
-            name = group[0].node.name.value
+        for key, name, group in selected:
             if name == "__typename":
                 fields.append((key, None, None, None))
                 continue
@@ -378,14 +388,181 @@ class PlainExecutionContext(StrawberryGraphQLCoreExecutionContext):
             fields.append((key, plain.attribute, plan, _passing(plain.type)))
         return _object(type_, fields)
 
+    def _rows_plan(self, type_: GraphQLOutputType, details: FieldDetailsList) -> _Rows | None:
+        """For a list of edges (`type_`) whose node type has a `RowSpec`, and whose
+        selection reads nothing but plain fields of the node that the spec computes: what
+        `_edges_from_rows` needs to complete a page straight from its rows."""
+        edge = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+        if not isinstance(edge, GraphQLObjectType) or _origin(edge) is not Edge:
+            return None
+        edge_fields = self._selected(edge, details)
+        if edge_fields is None:
+            return None
+        node_group = None
+        edge_items: list[tuple[str, Node | None]] = []
+        for key, name, group in edge_fields:
+            if name == "node":
+                node_group = group
+            elif name != "__typename":
+                return None
+            edge_items.append((key, None if name == "__typename" else group[0].node))
+        plain = self._plain.get((edge.name, "node"))
+        if node_group is None or plain is None:
+            return None
+        node = plain.type.of_type if isinstance(plain.type, GraphQLNonNull) else plain.type
+        if not isinstance(node, GraphQLObjectType):
+            return None
+        spec = spec_of(_origin(node))
+        node_fields = self._selected(node, node_group) if spec is not None else None
+        if spec is None or node_fields is None:
+            return None
+        reads: list[tuple[str, str | None, Plan | None, type | None]] = []
+        for key, name, group in node_fields:
+            if name == "__typename":
+                reads.append((key, None, None, None))
+                continue
+            field = self._plain.get((node.name, name))
+            expression = spec.values.get(field.attribute) if field is not None else None
+            if field is None or expression is None:
+                return None
+            plan = self.plan(field.type, group)
+            if plan is None:
+                return None
+            reads.append((key, expression, plan, _passing(field.type)))
+        return _Rows(spec, edge.name, node.name, [(k, n is None) for k, n in edge_items], reads)
+
+    def _selected(
+        self, type_: GraphQLObjectType, details: FieldDetailsList
+    ) -> list[tuple[str, str, FieldDetailsList]] | None:
+        """(response key, field name, its details) of the selection, in graphql-core's
+        order; None where something (@defer) makes it more than plain fields."""
+        collected = self.collect_subfields(type_, details)
+        if collected.new_defer_usages or collected.forbidden_directive_instances:
+            return None
+        found = []
+        for key, group in collected.grouped_field_set.items():
+            if any(d.defer_usage or d.fragment_variable_values for d in group):
+                return None
+            found.append((key, group[0].node.name.value, group))
+        return found
+
+
+def _origin(type_: GraphQLObjectType) -> type | None:
+    """The Python class a Strawberry object type (or a specialisation of a generic one)
+    was declared as."""
+    definition = (type_.extensions or {}).get("strawberry-definition")
+    if definition is None:
+        return None
+    generic = definition.concrete_of
+    origin: type = (generic if generic is not None else definition).origin
+    return origin
+
+
+class _Rows(NamedTuple):
+    spec: RowSpec
+    edge_name: str
+    node_name: str
+    edge: list[tuple[str, bool]]
+    """(response key, whether it is __typename; else it is the node)"""
+    node: list[tuple[str, str | None, Plan | None, type | None]]
+    """(response key, the spec's expression or None for __typename, plan, passing type)"""
+
+
+def _edges_from_rows(rows: _Rows, otherwise: Plan, *, verify: bool = False) -> Plan:
+    """A list of edges completed from a `RowEdges`' rows, written out as one function
+    for its selection as `_object` writes an object's; any other value, `otherwise`.
+    No node or edge object is made: their types are the spec's by construction (what
+    their is_type_of checks), and any value that a plan refuses falls back whole."""
+    spec = rows.spec
+    env: dict[str, Any] = {
+        **spec.names,
+        "_Fallback": _Fallback,
+        "RowEdges": RowEdges,
+        "spec": spec,
+        "otherwise": otherwise,
+    }
+    reads: list[str] = []
+    node_items: list[str] = []
+    for i, (key, expression, plan, passing) in enumerate(rows.node):
+        if expression is None:
+            node_items.append(f"{key!r}: {rows.node_name!r}")
+            continue
+        reads.append(f"            v{i} = {expression}")
+        env[f"p{i}"] = plan
+        if passing is None:
+            node_items.append(f"{key!r}: p{i}(v{i})")
+        else:
+            env[f"t{i}"] = passing
+            node_items.append(f"{key!r}: v{i} if type(v{i}) is t{i} else p{i}(v{i})")
+    node = "{" + ", ".join(node_items) + "}"
+    edge_items = [
+        f"{key!r}: {rows.edge_name!r}" if typename else f"{key!r}: {node}"
+        for key, typename in rows.edge
+    ]
+    context = ", ".join(spec.context)
+    lines = [
+        "def complete(value):",
+        "    if type(value) is not RowEdges or value.maker.spec is not spec:",
+        "        return otherwise(value)",
+        *([f"    {context}, = value.maker.context"] if context else []),
+        "    out = []",
+        "    append = out.append",
+        "    try:",
+        "        for row in value.rows:",
+        *spec.source("            "),
+        *reads,
+        "            append({" + ", ".join(edge_items) + "})",
+        "    except _Fallback:",
+        "        raise",
+        "    except Exception:",
+        "        raise _Fallback from None",
+        "    return out",
+    ]
+    exec(compile("\n".join(lines), f"<rows plan of {rows.edge_name}>", "exec"), env)  # noqa: S102
+    complete: Plan = env["complete"]
+    return _rows_verified(complete, otherwise) if verify else complete
+
+
+def _rows_verified(complete: Plan, otherwise: Plan) -> Plan:
+    """`complete`, checked against `otherwise` on the page's edges as objects (the path
+    `Connection.of` took before `RowEdges`): the answer is the latter's."""
+
+    def checked(value: Any) -> Any:
+        if type(value) is not RowEdges:
+            return otherwise(value)
+        try:
+            fast = complete(value)
+        except _Fallback:
+            fast = _Fallback
+        try:
+            expected = otherwise(value.built())
+        except _Fallback:
+            expected = _Fallback
+        VerifiedExecutionContext.rows_compared += 1
+        # falling back where the objects complete costs time only; anything else differs
+        if fast is not _Fallback and (expected is _Fallback or _dump(fast) != _dump(expected)):
+            log.error(
+                "page from rows differs: %s instead of %s",
+                "<falls back>" if fast is _Fallback else _dump(fast)[:2000],
+                "<falls back>" if expected is _Fallback else _dump(expected)[:2000],
+            )
+        if expected is _Fallback:
+            raise _Fallback
+        return expected
+
+    return checked
+
 
 class VerifiedExecutionContext(PlainExecutionContext):
     """Completes every plain value both ways, graphql-core's own and the plan, and logs
     an error when they differ (the answer is then graphql-core's). Slow: for tests and
     for checking a deployment (`REELGRAPH_VERIFY_PLAIN_EXECUTION`)."""
 
+    verify_rows = True
     compared = 0
     """Values compared in this process, so a test can tell that comparing happened."""
+    rows_compared = 0
+    """Pages completed from rows and compared (`_rows_verified`)."""
 
     def complete_value(
         self,

@@ -11,6 +11,7 @@ from gql.context import Info
 from gql.types.enums import AssetKind, AssetOrigin
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
 from gql.types.results import PeriodInput, Results, VideoMetric, period_of
+from gql.types.rows import RowMaker, RowSpec, register
 from services.assets import AssetRow
 
 if TYPE_CHECKING:
@@ -67,36 +68,19 @@ class Asset(relay.Node):
         return cls.signed(info)(row)
 
     @classmethod
-    def signed(cls, info: Info) -> Callable[[AssetRow], Asset]:
+    def signed(cls, info: Info) -> RowMaker[Asset]:
         """`of` for a page of rows: the base URL and the signer are looked up once."""
         state = info.context.request.state
         base: str | None = getattr(state, "media_base", None)
         if base is None:  # once per request: building base_url is not cheap
             base = state.media_base = str(info.context.request.base_url).rstrip("/")
-        url = info.context.runtime.signer.urls(base)
-        return lambda row: cls.from_row(row, url)
+        return RowMaker(ROWS, _make, (info.context.runtime.signer.urls(base),))
 
     @classmethod
     def from_row(cls, row: AssetRow, url: Callable[[str], str]) -> Asset:
         """The type for a row, its URL signed by `url` (`MediaUrlSigner.urls`)."""
-        text = str(row.id)  # once, for the id and the URL: a page makes 1,000 nodes
-        return cls(
-            id=text,
-            _id=global_id("Asset", text),
-            kind=row.kind,
-            origin=row.origin,
-            filename=row.filename,
-            mime_type=row.mime_type,
-            size_bytes=row.size_bytes,
-            sha256=row.sha256,
-            width=row.width,
-            height=row.height,
-            duration_seconds=row.duration_seconds,
-            created_at=row.created_at,
-            url=url(text),
-            rendition=row.rendition,
-            row=row,
-        )
+        asset: Asset = _make(row, url)
+        return asset
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -195,3 +179,28 @@ _COLUMNS_OF: dict[str, tuple[str, ...]] = {
     "renditions": (),
     "thumbnail": ("thumbnail_key", "thumbnail_mime", "thumbnail_width", "thumbnail_height"),
 }
+
+
+_COPIED = (
+    *("kind", "origin", "filename", "mime_type", "size_bytes", "sha256", "width", "height"),
+    *("duration_seconds", "created_at", "rendition"),
+)
+"""Attributes that are the row's column of the same name."""
+ROWS = register(
+    RowSpec(
+        Asset,
+        # the id's text once, for the id and the URL: a page makes 1,000 nodes
+        setup=("text = str(row.id)",),
+        values={
+            "id": "text",
+            "_id": "global_id('Asset', text)",
+            **{name: f"row.{name}" for name in _COPIED},
+            "url": "url(text)",
+            "row": "row",
+        },
+        context=("url",),
+        names={"global_id": global_id},
+    )
+)
+"""How an asset's attributes come from its row and the request's URL signer."""
+_make = ROWS.constructor()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar, cast
 
 import strawberry
 from strawberry import relay
 
 from gql.context import Info
+from gql.types.rows import RowEdges, RowMaker
 from services.pagination import Cursor, Keyed, Page, PageArgs
 
 NodeT = TypeVar("NodeT")
@@ -49,8 +50,13 @@ class Connection(Generic[NodeT]):
         has_previous: bool,
     ) -> Connection[NodeT]:
         rows = page.rows
+        edges: Sequence[Edge[NodeT]] = (
+            RowEdges(rows, convert, Edge)  # made when read, if ever (gql.types.rows)
+            if isinstance(convert, RowMaker)
+            else [Edge(node=convert(row), row=row) for row in rows]
+        )
         return cls(
-            edges=[Edge(node=convert(row), row=row) for row in rows],
+            edges=cast("list[Edge[NodeT]]", edges),
             page_info=relay.PageInfo(
                 has_next_page=page.has_next,
                 has_previous_page=has_previous,
