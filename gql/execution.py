@@ -233,6 +233,18 @@ def _passing(type_: GraphQLOutputType) -> type | None:
     return same[0] if same is not None and same[1] is None else None
 
 
+def _item(i: int, key: str, plan: Plan | None, passing: type | None, env: dict[str, Any]) -> str:
+    """The item of a dict display that completes `v{i}` with `plan` under `key` (its
+    plan and type go into `env`): a value of the `passing` type needs no call."""
+    if plan is None:
+        return f"{key!r}: v{i}"
+    env[f"p{i}"] = plan
+    if passing is None:
+        return f"{key!r}: p{i}(v{i})"
+    env[f"t{i}"] = passing
+    return f"{key!r}: v{i} if type(v{i}) is t{i} else p{i}(v{i})"
+
+
 def _object(type_: GraphQLObjectType, fields: list[_Field]) -> Plan:
     """An object's plan, written out as one function for its selection: attribute reads
     and a dict display, where a loop over the fields costs a tuple unpack, a `getattr`
@@ -254,15 +266,7 @@ def _object(type_: GraphQLObjectType, fields: list[_Field]) -> Plan:
         else:
             env[f"a{i}"] = attribute
             reads.append(f"        v{i} = getattr(value, a{i})")
-        if plan is None:
-            items.append(f"{key!r}: v{i}")
-            continue
-        env[f"p{i}"] = plan
-        if passing is None:
-            items.append(f"{key!r}: p{i}(v{i})")
-        else:
-            env[f"t{i}"] = passing
-            items.append(f"{key!r}: v{i} if type(v{i}) is t{i} else p{i}(v{i})")
+        items.append(_item(i, key, plan, passing, env))
     lines = ["def complete(value):", "    if value is None:", "        return None"]
     if type_.is_type_of is not None:
         # Strawberry's is_type_of reads no info (an isinstance check); a plan has none.
@@ -488,12 +492,7 @@ def _edges_from_rows(rows: _Rows, otherwise: Plan, *, verify: bool = False) -> P
             node_items.append(f"{key!r}: {rows.node_name!r}")
             continue
         reads.append(f"            v{i} = {expression}")
-        env[f"p{i}"] = plan
-        if passing is None:
-            node_items.append(f"{key!r}: p{i}(v{i})")
-        else:
-            env[f"t{i}"] = passing
-            node_items.append(f"{key!r}: v{i} if type(v{i}) is t{i} else p{i}(v{i})")
+        node_items.append(_item(i, key, plan, passing, env))
     node = "{" + ", ".join(node_items) + "}"
     edge_items = [
         f"{key!r}: {rows.edge_name!r}" if typename else f"{key!r}: {node}"

@@ -22,6 +22,7 @@ from services.runtime import Runtime
 from services.settings import Settings, async_database_url
 from services.uow import unit_of_work
 from tests.client import GraphQLClient, decode_gid
+from tests.live_support import peer_settings
 from tests.rates import UNLIMITED_RATES
 from tests.samples import Samples, make_samples
 
@@ -127,6 +128,15 @@ async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@pytest.fixture
+async def serving(app: Starlette, settings: Settings) -> AsyncIterator[Starlette]:
+    """Another API instance on the same database that serves as production does: prepared
+    queries and pages from rows, without comparing them (the suite's own apps verify)."""
+    served = create_app(peer_settings(app, settings, verify_plain_execution=False))
+    async with served.router.lifespan_context(served):
+        yield served
 
 
 async def issue_key(runtime: Runtime, client_id: uuid.UUID | None = None) -> str:

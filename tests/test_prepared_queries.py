@@ -4,7 +4,6 @@ the same answers, the same errors and limits, per request tenancy; mutations nev
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import graphql
@@ -14,13 +13,11 @@ import strawberry
 from starlette.applications import Starlette
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
-from gql.app import create_app
 from gql.prepared import LONGEST, PreparedQueries
 from gql.schema import build_schema
 from services.settings import Settings
 from tests.client import GraphQLClient
 from tests.conftest import _Records
-from tests.live_support import peer_settings
 
 CLIENTS = "query Clients($n: Int) { clients(first: $n) { edges { node { id name } } } }"
 NESTED = """
@@ -43,14 +40,6 @@ def prepared_of(app: Starlette) -> PreparedQueries:
     prepared = app.state.prepared_queries
     assert isinstance(prepared, PreparedQueries)
     return prepared
-
-
-@pytest.fixture
-async def serving(app: Starlette, settings: Settings) -> AsyncIterator[Starlette]:
-    """An API instance that serves prepared queries (the suite's own apps verify them)."""
-    served = create_app(peer_settings(app, settings, verify_plain_execution=False))
-    async with served.router.lifespan_context(served):
-        yield served
 
 
 def client_of(served: Starlette, like: GraphQLClient) -> GraphQLClient:

@@ -6,20 +6,16 @@ ways and log any difference."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from gql.app import create_app
 from gql.execution import VerifiedExecutionContext
 from gql.types import assets
-from services.settings import Settings
 from tests.client import GraphQLClient
 from tests.conftest import _Records
-from tests.live_support import peer_settings
 from tests.samples import Samples
 
 PAGE = """query($first: Int) {
@@ -45,14 +41,6 @@ async def campaign(tenant: GraphQLClient, samples: Samples) -> str:
     return campaign
 
 
-@pytest.fixture
-async def unverified(app: Starlette, settings: Settings) -> AsyncIterator[Starlette]:
-    """An API instance that completes pages the fast way only, as production does."""
-    served = create_app(peer_settings(app, settings, verify_plain_execution=False))
-    async with served.router.lifespan_context(served):
-        yield served
-
-
 def nodes(body: dict[str, Any]) -> list[dict[str, Any]]:
     campaigns = body["data"]["clients"]["edges"][0]["node"]["campaigns"]["edges"]
     return [e["node"] for c in campaigns for e in c["node"]["assets"]["edges"]]
@@ -72,7 +60,7 @@ async def test_pages_are_completed_from_rows_and_compared(
 
 
 async def test_no_node_objects_are_made_unless_read(
-    unverified: Starlette, tenant: GraphQLClient, campaign: str, monkeypatch: pytest.MonkeyPatch
+    serving: Starlette, tenant: GraphQLClient, campaign: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made = []
     make = assets._make
@@ -82,7 +70,7 @@ async def test_no_node_objects_are_made_unless_read(
         return make(*args)
 
     monkeypatch.setattr(assets, "_make", counted)
-    transport = httpx.ASGITransport(app=unverified)
+    transport = httpx.ASGITransport(app=serving)
     async with httpx.AsyncClient(transport=transport, base_url="http://u") as http:
         client = GraphQLClient(http, tenant.key)
         fast = (await client.post(PAGE, {"first": 3})).json()
