@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 import pytest
 import strawberry
@@ -287,6 +287,156 @@ async def test_strawberry_schema_and_graphql_core_execute_for_prepared_queries()
         )
     )
     assert result.data == {"value": 1} and not result.errors, result
+
+
+# gql/resolvers.py: lean resolvers -----------------------------------------------------
+
+
+def test_strawberry_resolver_wrapper_for_lean_resolvers() -> None:
+    """gql/resolvers.py replaces Strawberry's per-call resolver wrapper (built in
+    `GraphQLCoreConverter.from_resolver`) with one that does what it does: arguments
+    named by `config.name_converter.from_argument`, converted by `convert_argument` (which
+    hands scalars, enums and nulls back as they are, and wraps a Maybe in Some), then
+    `self`, `parent`, `root` and `info` as `get_arguments` passes them, and the resolver's
+    `wrapped_func` called. It reads `schema_converter.scalar_registry`,
+    `schema_converter._exception_handler_specs` and `config.info_class`."""
+    from strawberry.schema import schema_converter
+    from strawberry.types.arguments import convert_argument, convert_arguments
+    from strawberry.types.base import StrawberryMaybe, StrawberryOptional
+    from strawberry.types.fields.resolver import StrawberryResolver
+    from strawberry.types.maybe import Some
+
+    wrapper = inspect.getsource(schema_converter.GraphQLCoreConverter.from_resolver)
+    for part in ("get_arguments(", "_strawberry_info_from_graphql", "field.is_basic_field"):
+        assert part in wrapper, f"strawberry-graphql: from_resolver no longer uses {part}"
+    passing = inspect.getsource(schema_converter.get_arguments)
+    for part in (
+        "convert_arguments(",
+        "field.extensions",
+        "base_resolver.self_parameter",
+        "base_resolver.parent_parameter",
+        "base_resolver.root_parameter",
+        "base_resolver.info_parameter",
+    ):
+        assert part in passing, f"strawberry-graphql: get_arguments no longer reads {part}"
+    assert "config.name_converter.from_argument(argument)" in inspect.getsource(
+        convert_arguments
+    ), "strawberry-graphql: convert_arguments names arguments differently"
+    assert _parameters(convert_argument)[:5] == [
+        (name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        for name in ("value", "type_", "scalar_registry", "config", "info")
+    ], "strawberry-graphql: convert_argument's parameters changed"
+    schema = strawberry.Schema(query=_Query)
+    field = cast(Any, schema._schema.type_map["ContractItem"]).fields["shout"]
+    resolver = field.extensions["strawberry-definition"].base_resolver
+    assert isinstance(resolver, StrawberryResolver)
+    assert resolver.wrapped_func is _Item.shout and resolver.self_parameter is not None
+    for attribute in ("parent_parameter", "root_parameter", "info_parameter"):
+        assert getattr(resolver, attribute) is None, f"strawberry-graphql: {attribute}"
+    converter = schema.schema_converter
+    assert hasattr(converter, "_exception_handler_specs") and hasattr(
+        converter, "scalar_registry"
+    ), "strawberry-graphql: GraphQLCoreConverter's handlers or scalar registry moved"
+    assert schema.config.info_class is strawberry.Info
+    registry, config = converter.scalar_registry, schema.config
+    for value, type_ in ((3, StrawberryOptional(int)), (None, StrawberryOptional(str))):
+        assert convert_argument(value, type_, registry, config) is value
+    assert convert_argument(3, StrawberryMaybe(int), registry, config) == Some(3), (
+        "strawberry-graphql: a Maybe argument is no longer wrapped in Some"
+    )
+
+
+_T = TypeVar("_T")
+
+
+@strawberry.type
+class _Box(Generic[_T]):
+    item: _T
+
+
+def test_strawberry_generic_definitions_for_rows_plans() -> None:
+    """gql/execution.py knows a page's edge type, and its node type's RowSpec, by the
+    class each was declared as: a specialised generic's definition has `concrete_of`,
+    whose `origin` is the generic class; a plain type's definition has `origin`."""
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        def box(self) -> _Box[_Item]:
+            return _Box(item=_Item(name="a", count=1))
+
+    schema = strawberry.Schema(query=Query)
+    origins = {}
+    for type_ in schema._schema.type_map.values():
+        definition = (getattr(type_, "extensions", None) or {}).get("strawberry-definition")
+        generic = getattr(definition, "concrete_of", None)
+        if generic is not None:
+            origins[type_.name] = generic.origin
+    assert _Box in origins.values(), (
+        f"strawberry-graphql: no specialised type names _Box as concrete_of.origin: {origins}"
+    )
+    item = cast(Any, schema._schema.type_map["ContractItem"]).extensions["strawberry-definition"]
+    assert item.origin is _Item and item.concrete_of is None
+
+
+# services/driver_reads.py: SQLAlchemy's compiled statements, run on the driver -------------
+
+
+def test_sqlalchemy_compiled_statements_for_driver_reads() -> None:
+    """services/driver_reads.py compiles a Core select with its cache key, builds its
+    parameters as `DefaultExecutionContext._init_compiled` does (`construct_params` with
+    the key's `bindparams`, `escape_names=False`, `_collected_params`; for an expanding IN,
+    `_no_postcompile=True` then `_process_parameters_for_postcompile`), binds them with
+    `_bind_processors` in `positiontup` order, and converts columns by place with the
+    types in `_result_columns` when the compiler says SQLAlchemy matches them by place
+    (`_ordered_columns`, not `_textual_ordered_columns`, `_ad_hoc_textual` or
+    `_loose_column_name_matching`). tests/test_driver_reads.py compares the answers."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.engine.default import DefaultExecutionContext
+    from sqlalchemy.sql.compiler import RM_TYPE, SQLCompiler
+
+    init = inspect.getsource(DefaultExecutionContext._init_compiled)
+    for part in (
+        "escape_names=False",
+        "_collected_params=",
+        "_process_parameters_for_postcompile",
+    ):
+        assert part in init, f"sqlalchemy: _init_compiled no longer passes {part}"
+    assert {"extracted_parameters", "escape_names", "_no_postcompile", "_collected_params"} <= {
+        name for name, _ in _parameters(SQLCompiler.construct_params)
+    }, "sqlalchemy: SQLCompiler.construct_params changed its parameters"
+
+    table = sa.table("t", sa.column("id", sa.Integer), sa.column("name", sa.String))
+    dialects: list[Any] = [
+        postgresql.asyncpg.dialect(),  # type: ignore[no-untyped-call]
+        sqlite.pysqlite.dialect(paramstyle="qmark"),
+    ]
+    for dialect in dialects:
+        statement = sa.select(table.c.id, table.c.name).where(
+            table.c.name == "x", table.c.id.in_([1, 2])
+        )
+        key = statement._generate_cache_key()
+        assert key is not None and hasattr(key, "bindparams")
+        compiled = statement.compile(dialect=dialect, cache_key=key)
+        assert isinstance(compiled, SQLCompiler)
+        assert compiled._ordered_columns and not compiled._textual_ordered_columns
+        assert not compiled._ad_hoc_textual and not compiled._loose_column_name_matching
+        assert [type(c[RM_TYPE]) for c in compiled._result_columns] == [sa.Integer, sa.String]
+        assert compiled.post_compile_params or compiled.literal_execute_params
+        values = compiled.construct_params(
+            None,
+            extracted_parameters=key.bindparams,
+            escape_names=False,
+            _no_postcompile=True,
+            _collected_params=getattr(key, "params", None),
+        )
+        state = compiled._process_parameters_for_postcompile(values)
+        assert {"processors", "positiontup", "parameters", "statement"} <= set(dir(state))
+        assert [state.parameters[n] for n in state.positiontup or ()] == ["x", 1, 2], (
+            f"sqlalchemy: an expanding IN renders differently ({dialect.name})"
+        )
+        assert isinstance(compiled._bind_processors, dict)
 
 
 # gql/live/cohort.py: rendering once per cohort ---------------------------------------
