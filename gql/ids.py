@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from base64 import b64encode
+from binascii import b2a_base64
 from collections.abc import Sequence
 
 from strawberry import relay
@@ -20,7 +20,7 @@ def noun(type_name: str) -> str:
 def encode(type_name: str, row_id: uuid.UUID | str) -> str:
     """`str(relay.GlobalID(type_name, str(row_id)))`, without building the GlobalID: a page
     makes one per node."""
-    return b64encode(f"{type_name}:{row_id}".encode()).decode()
+    return b2a_base64(f"{type_name}:{row_id}".encode(), newline=False).decode()
 
 
 def parse(value: str) -> relay.GlobalID | None:
