@@ -59,6 +59,35 @@ async def test_pages_are_completed_from_rows_and_compared(
     assert VerifiedExecutionContext.rows_compared > before  # and no difference (autouse)
 
 
+SWITCHED = """query($first: Int, $skip: Boolean!, $edges: Boolean!) {
+  clients(first: 1) { edges { node { campaigns(first: 2) { edges { node {
+    assets(first: $first) {
+      edges @include(if: $edges) {
+        node { a: id b: url id kind @skip(if: $skip) ... on Asset { kind mimeType } }
+      }
+      again: edges { node { __typename kind } }
+    }
+  } } } } } }
+}"""
+
+
+@pytest.mark.parametrize("skip", [True, False])
+@pytest.mark.parametrize("edges", [True, False])
+async def test_directives_aliases_and_fragments_compare_alike(
+    tenant: GraphQLClient, campaign: str, skip: bool, edges: bool
+) -> None:
+    before = VerifiedExecutionContext.rows_compared
+    variables = {"first": 3, "skip": skip, "edges": edges}
+    body = (await tenant.post(SWITCHED, variables)).json()
+    assert "errors" not in body, body
+    page = body["data"]["clients"]["edges"][0]["node"]["campaigns"]["edges"][0]["node"]["assets"]
+    assert ("edges" in page) is edges and len(page["again"]) == 3
+    if edges:
+        node = page["edges"][0]["node"]
+        assert list(node) == ["a", "b", "id", "kind", "mimeType"] and node["a"] == node["id"]
+    assert VerifiedExecutionContext.rows_compared > before  # and alike (autouse)
+
+
 async def test_no_node_objects_are_made_unless_read(
     serving: Starlette, tenant: GraphQLClient, campaign: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
