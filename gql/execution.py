@@ -403,13 +403,13 @@ class PlainExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if edge_fields is None:
             return None
         node_group = None
-        edge_items: list[tuple[str, Node | None]] = []
+        edge_items: list[tuple[str, bool]] = []
         for key, name, group in edge_fields:
             if name == "node":
                 node_group = group
             elif name != "__typename":
                 return None
-            edge_items.append((key, None if name == "__typename" else group[0].node))
+            edge_items.append((key, name == "__typename"))
         plain = self._plain.get((edge.name, "node"))
         if node_group is None or plain is None:
             return None
@@ -433,7 +433,7 @@ class PlainExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if plan is None:
                 return None
             reads.append((key, expression, plan, _passing(field.type)))
-        return _Rows(spec, edge.name, node.name, [(k, n is None) for k, n in edge_items], reads)
+        return _Rows(spec, edge.name, node.name, edge_items, reads)
 
     def _selected(
         self, type_: GraphQLObjectType, details: FieldDetailsList
@@ -542,7 +542,7 @@ def _rows_verified(complete: Plan, otherwise: Plan) -> Plan:
         if fast is not _Fallback and (expected is _Fallback or _dump(fast) != _dump(expected)):
             log.error(
                 "page from rows differs: %s instead of %s",
-                "<falls back>" if fast is _Fallback else _dump(fast)[:2000],
+                _dump(fast)[:2000],
                 "<falls back>" if expected is _Fallback else _dump(expected)[:2000],
             )
         if expected is _Fallback:

@@ -1,4 +1,4 @@
-"""A page of assets is completed straight from its rows (gql.types.rows, `rows_plan` in
+"""A page of assets is completed straight from its rows (gql.types.rows, `_edges_from_rows` in
 gql/execution.py): the same answer as from its node and edge objects, which are made
 only when something else reads them; the suite's apps complete every such page both
 ways and log any difference."""

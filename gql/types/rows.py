@@ -5,7 +5,7 @@ A node type whose attributes are all computed from its row and a few per-request
 as a `RowSpec`: one Python expression per attribute. The spec gives the type's
 constructor (`RowSpec.constructor`), and gives gql.execution what it needs to complete
 a page of such nodes straight from their rows, without making a node or an edge object
-for each (`RowEdges`, and `rows_plan` in gql.execution): 1,000 assets are 2,000 objects
+for each (`RowEdges`, and `_edges_from_rows` in gql.execution): 1,000 assets are 2,000 objects
 built only to be read back into dicts.
 
 `Connection.of` keeps a page made by a `RowMaker` as `RowEdges`: a sequence that builds
