@@ -84,9 +84,11 @@ class Loaders:
         self.job: DataLoader[uuid.UUID, JobRow | None] = _by_id(factory, jobs.load_jobs)
 
         async def campaign_pages(
-            s: AsyncSession, ids: list[uuid.UUID], o: tuple[CampaignStatus | None, PageArgs]
+            s: AsyncSession,
+            ids: list[uuid.UUID],
+            o: tuple[CampaignStatus | None, PageArgs, frozenset[str] | None],
         ) -> dict[uuid.UUID, Page[CampaignRow]]:
-            return await campaigns.pages_for_clients(s, ids, o[0], o[1])
+            return await campaigns.pages_for_clients(s, ids, o[0], o[1], o[2])
 
         async def campaign_counts(
             s: AsyncSession, ids: list[uuid.UUID], o: tuple[CampaignStatus | None]
@@ -136,7 +138,8 @@ class Loaders:
             return await events.events_for_jobs(s, ids, o[0], o[1])
 
         self.campaign_page: DataLoader[
-            tuple[uuid.UUID, CampaignStatus | None, PageArgs], Page[CampaignRow]
+            tuple[uuid.UUID, CampaignStatus | None, PageArgs, frozenset[str] | None],
+            Page[CampaignRow],
         ] = _grouped(factory, _split, campaign_pages)
         self.campaign_count: DataLoader[tuple[uuid.UUID, CampaignStatus | None], int] = _grouped(
             factory, _split, campaign_counts

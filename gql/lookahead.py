@@ -11,6 +11,7 @@ campaigns walks its selection once.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
@@ -43,6 +44,20 @@ class _Selection:
             and len(self.nodes) == len(other.nodes)
             and all(a is b for a, b in zip(self.nodes, other.nodes, strict=True))
         )
+
+
+def columns_read(info: Info, columns_of: Mapping[str, tuple[str, ...]]) -> frozenset[str] | None:
+    """The row columns that the nodes of the connection `info` resolves need, beyond those
+    every row holds (its id, its creation time, its parent's id): `columns_of` maps each
+    field of the node type to the columns its value and its resolver read. None (read
+    every column) for a field that `columns_of` does not know."""
+    keys: set[str] = set()
+    for name in node_fields(info):
+        found = columns_of.get(name)
+        if found is None:
+            return None
+        keys.update(found)
+    return frozenset(keys)
 
 
 def node_fields(info: Info) -> frozenset[str]:

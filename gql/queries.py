@@ -10,6 +10,8 @@ from strawberry.types.base import StrawberryObjectDefinition
 from gql import ids
 from gql.context import Info
 from gql.inputs_generation import EstimateCostInput
+from gql.lookahead import columns_read
+from gql.types.clients import COLUMNS_OF as CLIENT_COLUMNS_OF
 from gql.types.clients import Client
 from gql.types.connection import Connection, page_args
 from gql.types.enums import ApiKeyRole
@@ -84,8 +86,9 @@ class Query:
     ) -> Connection[Client]:
         viewer = info.context.require_viewer()
         args = page_args(info, first, after)
+        only = columns_read(info, CLIENT_COLUMNS_OF)
         async with info.context.reads() as session:
-            page = await clients.list_clients(session, viewer, args)
+            page = await clients.list_clients(session, viewer, args, only)
 
         async def count() -> int:
             async with info.context.reads() as session:

@@ -72,10 +72,18 @@ async def pages_for_clients(
     client_ids: Sequence[uuid.UUID],
     status: CampaignStatus | None,
     args: PageArgs,
+    only: frozenset[str] | None = None,
 ) -> dict[uuid.UUID, Page[CampaignRow]]:
+    """Each client's page; `only` names the columns the caller reads (None: all). The
+    rows always hold their id, client and creation time; other columns not named read
+    as None."""
+    columns = CAMPAIGN_COLUMNS if only is None else CAMPAIGN_COLUMNS.only(only | _ALWAYS)
     return await fetch_pages_by_parent(
-        session, CAMPAIGN_COLUMNS, Campaign.client_id, client_ids, CampaignFilter(status), args
+        session, columns, Campaign.client_id, client_ids, CampaignFilter(status), args
     )
+
+
+_ALWAYS = frozenset({"client_id"})  # `only` adds id and created_at
 
 
 async def counts_for_clients(

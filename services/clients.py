@@ -72,11 +72,17 @@ class _Visible:
 _EVERY, _OWN = _Visible(scoped=False), _Visible(scoped=True)
 
 
-async def list_clients(session: AsyncSession, viewer: Viewer, args: PageArgs) -> Page[ClientRow]:
+async def list_clients(
+    session: AsyncSession, viewer: Viewer, args: PageArgs, only: frozenset[str] | None = None
+) -> Page[ClientRow]:
+    """A page of the clients the viewer sees; `only` names the columns the caller reads
+    (None: all). The rows always hold their id and creation time; other columns not
+    named read as None."""
+    columns = CLIENT_COLUMNS if only is None else CLIENT_COLUMNS.only(only)
     if viewer.is_admin:
-        return await fetch_page(session, CLIENT_COLUMNS, _EVERY, args)
+        return await fetch_page(session, columns, _EVERY, args)
     params = {"viewer_client_id": viewer.client_id}
-    return await fetch_page(session, CLIENT_COLUMNS, _OWN, args, params)
+    return await fetch_page(session, columns, _OWN, args, params)
 
 
 async def load_clients(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[ClientRow]:

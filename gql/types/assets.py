@@ -51,18 +51,6 @@ class Asset(relay.Node):
     row: strawberry.Private[AssetRow]
 
     @classmethod
-    def columns_read(cls, fields: frozenset[str]) -> frozenset[str] | None:
-        """The row columns that these fields need, beyond those a row always holds (id,
-        client, campaign, creation time); None for a field not known here (read all)."""
-        keys: set[str] = set()
-        for name in fields:
-            found = _COLUMNS_OF.get(name)
-            if found is None:
-                return None
-            keys.update(found)
-        return frozenset(keys)
-
-    @classmethod
     def of(cls, info: Info, row: AssetRow) -> Asset:
         """The type for a row; `info` signs its download URL."""
         return cls.signed(info)(row)
@@ -155,7 +143,7 @@ class Asset(relay.Node):
         return Client.from_row(row)
 
 
-_COLUMNS_OF: dict[str, tuple[str, ...]] = {
+COLUMNS_OF: dict[str, tuple[str, ...]] = {
     # a GraphQL field of Asset -> the row columns `from_row` and its resolver read for it
     "__typename": (),
     "id": (),  # from the row's id, always read

@@ -10,7 +10,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from gql.context import Info
-from gql.lookahead import node_fields
+from gql.lookahead import columns_read
 from gql.types.connection import Connection, page_args
 from gql.types.enums import AssetKind, AssetOrigin, CampaignStatus, JobKind, JobStatus
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
@@ -24,6 +24,22 @@ if TYPE_CHECKING:
     from gql.types.briefs import Brief
     from gql.types.clients import Client
     from gql.types.jobs import Job
+
+
+COLUMNS_OF: dict[str, tuple[str, ...]] = {
+    # a GraphQL field of Campaign -> the row columns `from_row` and its resolver read for
+    # it (a row always holds its id, client and creation time)
+    **dict.fromkeys(("__typename", "id", "createdAt", "client"), ()),
+    **dict.fromkeys(("assets", "jobs", "briefs", "results", "stats"), ()),
+    "name": ("name",),
+    "goal": ("goal",),
+    "audience": ("audience",),
+    "status": ("status",),
+    "productUrl": ("product_url",),
+    "budgetUsd": ("budget_usd",),
+    "metadata": ("metadata_",),
+    "updatedAt": ("updated_at",),
+}
 
 
 @strawberry.type
@@ -93,12 +109,12 @@ class Campaign(relay.Node):
         kind: AssetKind | None = None,
         origin: AssetOrigin | None = None,
     ) -> Connection[Annotated[Asset, strawberry.lazy("gql.types.assets")]]:
-        from gql.types.assets import Asset
+        from gql.types.assets import COLUMNS_OF, Asset
 
         args = page_args(info, first, after)
         flt = AssetFilter(kind=kind, origin=origin)
         loaders = info.context.loaders
-        only = Asset.columns_read(node_fields(info))
+        only = columns_read(info, COLUMNS_OF)
         page = await loaders.asset_page.load((self.row.id, flt, args, only))
         return Connection.of(
             page,

@@ -11,6 +11,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from gql.context import Info
+from gql.lookahead import columns_read
 from gql.types.connection import Connection, page_args
 from gql.types.enums import CampaignStatus
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
@@ -20,6 +21,19 @@ from services.clients import ClientRow
 if TYPE_CHECKING:
     from gql.types.assets import Asset
     from gql.types.campaigns import Campaign
+
+
+COLUMNS_OF: dict[str, tuple[str, ...]] = {
+    # a GraphQL field of Client -> the row columns `from_row` and its resolver read for it
+    # (a row always holds its id and creation time)
+    **dict.fromkeys(("__typename", "id", "createdAt", "campaigns", "results", "stats"), ()),
+    "name": ("name",),
+    "homepage": ("homepage",),
+    "notes": ("notes",),
+    "metadata": ("metadata_",),
+    "updatedAt": ("updated_at",),
+    "brandGuidelines": ("brand_guidelines",),
+}
 
 
 @strawberry.type
@@ -112,11 +126,12 @@ class Client(relay.Node):
         after: str | None = None,
         status: CampaignStatus | None = None,
     ) -> Connection[Annotated[Campaign, strawberry.lazy("gql.types.campaigns")]]:
-        from gql.types.campaigns import Campaign
+        from gql.types.campaigns import COLUMNS_OF, Campaign
 
         args = page_args(info, first, after)
         loaders = info.context.loaders
-        page = await loaders.campaign_page.load((self.row.id, status, args))
+        only = columns_read(info, COLUMNS_OF)
+        page = await loaders.campaign_page.load((self.row.id, status, args, only))
         return Connection.of(
             page,
             Campaign.from_row,
