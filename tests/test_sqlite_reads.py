@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from typing import Any
 
+import pytest
+
+from db import base
 from services.runtime import Runtime
 from tests.client import GraphQLClient
 from tests.live_support import eventually
@@ -72,3 +76,19 @@ async def test_every_connection_a_request_read_on_goes_back(
     pools: list[Any] = [engine.pool for engine in runtime.sync_engines]
     # the in-process worker may hold one for a moment; one a request kept never comes back
     await eventually(lambda: not any(p.checkedout() for p in pools), 10, "a connection kept")
+
+
+def test_ids_read_from_sqlite_are_shared_and_their_table_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One UUID object per id text (a page's rows repeat their campaign's id), equal to
+    the one the constructor makes; the table of them never grows past its bound."""
+    monkeypatch.setattr(base, "INTERNED_UUIDS", 8)
+    monkeypatch.setattr(base, "_interned", {})
+    texts = [uuid.uuid4().hex for _ in range(20)]
+    first = [base._uuid_from_hex(t) for t in texts]
+    assert first == [uuid.UUID(hex=t) for t in texts]
+    assert len(base._interned) <= 8
+    assert base._uuid_from_hex(texts[-1]) is first[-1]
+    assert base._uuid_from_hex(texts[0]) == first[0]  # made again after the table started over
+    assert base._uuid_from_hex(None) is None
