@@ -70,6 +70,18 @@ def _grouped(
     return DataLoader(load_fn=load)
 
 
+async def preloaded(loader: DataLoader[K, V], keys: Sequence[K]) -> dict[K, V]:
+    """The loader's values for `keys`, loaded together by a parent for its page's nodes,
+    so that a node's field reads its value without awaiting a batch of its own. Empty
+    when loading failed: each node's field then loads its own value from the same
+    loader, and reports the failure where it always did, at its own path."""
+    try:
+        values = await loader.load_many(keys)
+    except Exception:
+        return {}
+    return dict(zip(keys, values, strict=True))
+
+
 def _split(key: tuple[Any, ...]) -> tuple[uuid.UUID, tuple[Any, ...]]:
     return key[0], key[1:]
 

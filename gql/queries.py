@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import inspect
+import uuid
 from typing import Annotated
 
 import strawberry
@@ -10,14 +11,15 @@ from strawberry.types.base import StrawberryObjectDefinition
 from gql import ids
 from gql.context import Info
 from gql.inputs_generation import EstimateCostInput
-from gql.lookahead import columns_read
+from gql.loaders import preloaded
+from gql.lookahead import columns_read, node_fields
 from gql.types.clients import COLUMNS_OF as CLIENT_COLUMNS_OF
 from gql.types.clients import Client
 from gql.types.connection import Connection, page_args
 from gql.types.enums import ApiKeyRole
 from gql.types.errors import UserError
 from gql.types.generation import CostEstimate, ModelInfo
-from services import catalog, clients
+from services import catalog, clients, stats
 from services.errors import ServiceError
 from services.generation import launch
 
@@ -89,9 +91,18 @@ class Query:
         only = columns_read(info, CLIENT_COLUMNS_OF)
         async with info.context.reads() as session:
             page = await clients.list_clients(session, viewer, args, only)
+        found: dict[tuple[uuid.UUID], stats.ClientStats] = {}
+        if "stats" in node_fields(info):  # read for the whole page at once
+            loader = info.context.loaders.client_stats
+            found = await preloaded(loader, [(r.id,) for r in page.rows])
 
         async def count() -> int:
             async with info.context.reads() as session:
                 return await clients.count_clients(session, viewer)
 
-        return Connection.of(page, Client.from_row, count, has_previous=args.after is not None)
+        return Connection.of(
+            page,
+            lambda row: Client.from_row(row, found.get((row.id,))),
+            count,
+            has_previous=args.after is not None,
+        )

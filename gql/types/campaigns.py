@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
@@ -15,6 +15,7 @@ from gql.types.connection import Connection, page_args
 from gql.types.enums import AssetKind, AssetOrigin, CampaignStatus, JobKind, JobStatus
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
 from gql.types.results import PeriodInput, Results, period_of, rolled_up
+from services import stats as service_stats
 from services.assets import AssetFilter
 from services.campaigns import CampaignRow
 from services.jobs import JobFilter
@@ -51,6 +52,15 @@ class CampaignStats:
     )
     job_count: int
 
+    @classmethod
+    def of(cls, found: service_stats.CampaignStats) -> CampaignStats:
+        return cls(
+            video_count=found.video_count,
+            total_spend_usd=found.total_spend_usd,
+            average_cost_usd=found.average_cost_usd,
+            job_count=found.job_count,
+        )
+
 
 @strawberry.type
 class Campaign(relay.Node):
@@ -66,9 +76,13 @@ class Campaign(relay.Node):
     created_at: datetime
     updated_at: datetime
     row: strawberry.Private[CampaignRow]
+    found_stats: strawberry.Private[service_stats.CampaignStats | None] = None
+    """Read with the page that holds this campaign, when it asked for them."""
 
     @classmethod
-    def from_row(cls, row: CampaignRow) -> Campaign:
+    def from_row(
+        cls, row: CampaignRow, found_stats: service_stats.CampaignStats | None = None
+    ) -> Campaign:
         return cls(
             id=str(row.id),
             _id=global_id("Campaign", row.id),
@@ -82,6 +96,7 @@ class Campaign(relay.Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
             row=row,
+            found_stats=found_stats,
         )
 
     @classmethod
@@ -173,12 +188,13 @@ class Campaign(relay.Node):
         sums = loaders.campaign_results.load((self.row.id, period_of(period)))
         return await rolled_up(sums, loaders.campaign_stats.load((self.row.id,)))
 
-    @strawberry.field
-    async def stats(self, info: Info) -> CampaignStats:
-        found = await info.context.loaders.campaign_stats.load((self.row.id,))
-        return CampaignStats(
-            video_count=found.video_count,
-            total_spend_usd=found.total_spend_usd,
-            average_cost_usd=found.average_cost_usd,
-            job_count=found.job_count,
-        )
+    @strawberry.field(graphql_type=CampaignStats)
+    def stats(self, info: Info) -> CampaignStats | Awaitable[CampaignStats]:
+        """A value when the campaign's page read them (`Client.campaigns`): no batch and
+        no task of its own for each of a page's campaigns."""
+        if self.found_stats is not None:
+            return CampaignStats.of(self.found_stats)
+        return self._stats(info)
+
+    async def _stats(self, info: Info) -> CampaignStats:
+        return CampaignStats.of(await info.context.loaders.campaign_stats.load((self.row.id,)))

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,11 +11,13 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from gql.context import Info
-from gql.lookahead import columns_read
+from gql.loaders import preloaded
+from gql.lookahead import columns_read, node_fields
 from gql.types.connection import Connection, page_args
 from gql.types.enums import CampaignStatus
 from gql.types.node import ID_DESCRIPTION, global_id, resolve_owned
 from gql.types.results import PeriodInput, Results, period_of, rolled_up
+from services import stats as service_stats
 from services.clients import ClientRow
 
 if TYPE_CHECKING:
@@ -79,6 +81,14 @@ class ClientStats:
     video_count: int = strawberry.field(description="Video assets, uploaded and generated.")
     total_spend_usd: Decimal = strawberry.field(description="Actual cost of all jobs.")
 
+    @classmethod
+    def of(cls, found: service_stats.ClientStats) -> ClientStats:
+        return cls(
+            campaign_count=found.campaign_count,
+            video_count=found.video_count,
+            total_spend_usd=found.total_spend_usd,
+        )
+
 
 @strawberry.type
 class Client(relay.Node):
@@ -91,9 +101,13 @@ class Client(relay.Node):
     created_at: datetime
     updated_at: datetime
     row: strawberry.Private[ClientRow]
+    found_stats: strawberry.Private[service_stats.ClientStats | None] = None
+    """Read with the page that holds this client, when it asked for them."""
 
     @classmethod
-    def from_row(cls, row: ClientRow) -> Client:
+    def from_row(
+        cls, row: ClientRow, found_stats: service_stats.ClientStats | None = None
+    ) -> Client:
         return cls(
             id=str(row.id),
             _id=global_id("Client", row.id),
@@ -104,6 +118,7 @@ class Client(relay.Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
             row=row,
+            found_stats=found_stats,
         )
 
     @classmethod
@@ -132,9 +147,12 @@ class Client(relay.Node):
         loaders = info.context.loaders
         only = columns_read(info, COLUMNS_OF)
         page = await loaders.campaign_page.load((self.row.id, status, args, only))
+        found: dict[tuple[uuid.UUID], service_stats.CampaignStats] = {}
+        if "stats" in node_fields(info):  # read for the whole page at once
+            found = await preloaded(loaders.campaign_stats, [(r.id,) for r in page.rows])
         return Connection.of(
             page,
-            Campaign.from_row,
+            lambda row: Campaign.from_row(row, found.get((row.id,))),
             lambda: loaders.campaign_count.load((self.row.id, status)),
             has_previous=args.after is not None,
         )
@@ -150,11 +168,13 @@ class Client(relay.Node):
         sums = loaders.client_results.load((self.row.id, period_of(period)))
         return await rolled_up(sums, loaders.client_stats.load((self.row.id,)))
 
-    @strawberry.field
-    async def stats(self, info: Info) -> ClientStats:
-        found = await info.context.loaders.client_stats.load((self.row.id,))
-        return ClientStats(
-            campaign_count=found.campaign_count,
-            video_count=found.video_count,
-            total_spend_usd=found.total_spend_usd,
-        )
+    @strawberry.field(graphql_type=ClientStats)
+    def stats(self, info: Info) -> ClientStats | Awaitable[ClientStats]:
+        """A value when the client's page read them (`Query.clients`): no batch and no
+        task of its own for each of a page's clients."""
+        if self.found_stats is not None:
+            return ClientStats.of(self.found_stats)
+        return self._stats(info)
+
+    async def _stats(self, info: Info) -> ClientStats:
+        return ClientStats.of(await info.context.loaders.client_stats.load((self.row.id,)))
