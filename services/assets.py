@@ -117,13 +117,13 @@ async def pages_for_campaigns(
     only: frozenset[str] | None = None,
 ) -> dict[uuid.UUID, Page[AssetRow]]:
     """Each campaign's page; `only` names the columns the caller reads (None: all). The
-    rows always hold their id, owner, campaign and creation time; other columns not
-    named read as None."""
+    rows always hold their id, campaign and creation time; other columns not named read
+    as None."""
     columns = ASSET_COLUMNS if only is None else ASSET_COLUMNS.only(only | _ALWAYS)
     return await fetch_pages_by_parent(session, columns, Asset.campaign_id, campaign_ids, flt, args)
 
 
-_ALWAYS = frozenset({"client_id", "campaign_id"})  # `only` adds id and created_at
+_ALWAYS = frozenset({"campaign_id"})  # `only` adds id and created_at
 
 
 async def counts_for_campaigns(

@@ -148,8 +148,8 @@ COLUMNS_OF: dict[str, tuple[str, ...]] = {
     "__typename": (),
     "id": (),  # from the row's id, always read
     "url": (),
-    "campaign": (),  # campaign_id and client_id: always read
-    "client": (),
+    "campaign": (),  # campaign_id: always read
+    "client": ("client_id",),
     "results": ("kind",),
     "metrics": (),
     "kind": ("kind",),
