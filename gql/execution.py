@@ -227,8 +227,11 @@ _Field = tuple[str, str | None, Plan | None, type | None]
 
 def _passing(type_: GraphQLOutputType) -> type | None:
     """The Python type all of whose values a leaf field (nullable or not) completes to
-    themselves (`_UNCHANGED`): such a field needs no call to its plan for them."""
+    themselves (`_UNCHANGED`): such a field needs no call to its plan for them. `int`
+    for an Int, whose values do within its 32 bits (`_item` checks them inline)."""
     named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if named is GraphQLInt:
+        return int
     same = _UNCHANGED.get(named) if isinstance(named, GraphQLScalarType) else None
     return same[0] if same is not None and same[1] is None else None
 
@@ -241,6 +244,9 @@ def _item(i: int, key: str, plan: Plan | None, passing: type | None, env: dict[s
     env[f"p{i}"] = plan
     if passing is None:
         return f"{key!r}: p{i}(v{i})"
+    if passing is int:  # an Int's range, as `complete_int` checks it, without its call
+        bounds = f"{GRAPHQL_MIN_INT} <= v{i} <= {GRAPHQL_MAX_INT}"
+        return f"{key!r}: v{i} if type(v{i}) is int and {bounds} else p{i}(v{i})"
     env[f"t{i}"] = passing
     return f"{key!r}: v{i} if type(v{i}) is t{i} else p{i}(v{i})"
 
