@@ -91,6 +91,25 @@ INTERNED_UUIDS = 1 << 14
 _interned: dict[str, uuid.UUID] = {}
 
 
+class _ReadUUID(uuid.UUID):
+    """A UUID read from SQLite, keeping its canonical text: a page of 1,000 assets
+    writes each asset's id two or three times (its global id, its URL, a cursor), and
+    `UUID.__str__` formats it anew each time (0.47 us, against 0.05 us). It is a
+    `uuid.UUID` in every other way, and pickles and copies as one."""
+
+    __slots__ = ("_text",)
+    _text: str
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"UUID('{self._text}')"
+
+    def __reduce__(self) -> tuple[type[uuid.UUID], tuple[str]]:
+        return uuid.UUID, (self._text,)
+
+
 def _uuid_from_hex(value: str | None) -> uuid.UUID | None:
     """`uuid.UUID(hex=value)` for the 32 hex digits SQLite holds, by setting what its
     `__init__` sets (tests/test_library_contracts.py pins that): a page of 1,000 assets
@@ -107,9 +126,11 @@ def _uuid_from_hex(value: str | None) -> uuid.UUID | None:
         return found
     if len(value) != 32:
         return uuid.UUID(value)  # not as we store them: the constructor's checks
-    made = _new(uuid.UUID)
+    made = _new(_ReadUUID)
     _set(made, "int", int(value, 16))
     _set(made, "is_safe", uuid.SafeUUID.unknown)
+    h = value.lower()
+    _set(made, "_text", f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
     if len(_interned) >= INTERNED_UUIDS:
         _interned.clear()
     _interned[value] = made

@@ -581,6 +581,8 @@ def test_asyncio_future_blocking_protocol_for_eager_writes() -> None:
 def test_uuid_slots_and_sqlalchemy_sqlite_storage_for_fast_reads() -> None:
     """db/base.py makes a UUID read from SQLite by setting the two slots `UUID.__init__`
     sets, and a datetime with `fromisoformat` from the text SQLAlchemy stores."""
+    import copy
+    import pickle
     import uuid
     from datetime import UTC, datetime
 
@@ -600,6 +602,19 @@ def test_uuid_slots_and_sqlalchemy_sqlite_storage_for_fast_reads() -> None:
         hash(made),
         made.is_safe,
     )
+    # it keeps its text: what `UUID` prints, repr, f-string and hex alike; it pickles
+    # (an arq job's arguments) and copies as a plain UUID
+    assert (repr(read), f"{read}", read.hex, read.urn) == (
+        repr(made),
+        str(made),
+        made.hex,
+        made.urn,
+    )
+    assert isinstance(read, uuid.UUID) and sorted([read, made]) == [made, made]
+    for again in (pickle.loads(pickle.dumps(read)), copy.deepcopy(read), copy.copy(read)):
+        assert type(again) is uuid.UUID and again == made and str(again) == str(made)
+    upper = _uuid_from_hex(made.hex.upper())
+    assert upper is not None and str(upper) == str(made)
     stored = Uuid().bind_processor(sqlite.dialect())
     assert stored is not None and stored(made) == made.hex, "SQLAlchemy stores 32 hex digits"
     at = datetime(2026, 12, 5, 10, 11, 12, 123456, tzinfo=UTC)
