@@ -38,10 +38,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeVarTuple, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Result, Row
+from sqlalchemy import Connection, Engine, Result, Row
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.selectable import TypedReturnsRows
+from sqlalchemy.util import greenlet_spawn
 
 from services.driver_reads import UNUSABLE, Compiled, DriverStatements, convert, instrumented
 
@@ -164,10 +167,12 @@ class ReadSession:
         self._factory = factory
         self._threaded = threaded
         self._session: AsyncSession | None = None
-        self._connection: AsyncConnection | None = None
-        """PostgreSQL: the request's one connection, for every read it makes."""
+        self._pooled: PoolProxiedConnection | None = None
+        """PostgreSQL: the request's one connection from the pool, for every read it makes."""
         self._driver: Any = None
-        """PostgreSQL: that connection's asyncpg connection, once a read has asked."""
+        """PostgreSQL: that connection's asyncpg connection."""
+        self._connection: Connection | None = None
+        """PostgreSQL: SQLAlchemy's `Connection` over it, once a read takes SQLAlchemy's path."""
         self._turn = asyncio.Lock()
         self._closed = False
 
@@ -181,15 +186,19 @@ class ReadSession:
                     self._session = self._factory()
                     self._session.info[_READS] = self
                 elif self._session is None:
-                    # One connection for the request, in autocommit: Core statements run
-                    # on its driver, the ORM's and SQLAlchemy's path on the connection.
-                    # (Driver reads on a pool connection of their own, without this one,
-                    # saved a tenth of a one-row query, but a request that also read
-                    # through the ORM then held two, and requests waiting for their
-                    # second could hold the whole pool.)
-                    engine = _reading(self._factory.kw["bind"])
-                    self._connection = connection = await engine.connect()
-                    self._session = self._factory(bind=connection)
+                    # One connection for the request: Core statements run on its driver,
+                    # and the ORM's and SQLAlchemy's path, if a read takes it, on a
+                    # `Connection` over it in autocommit (`_OneConnection`). (Driver reads
+                    # on a pool connection of their own saved a tenth of a one-row query,
+                    # but a request that also read through the ORM then held two, and
+                    # requests waiting for their second could hold the whole pool.)
+                    # Taken from the pool as it is, and given back so when only the
+                    # driver read on it: SQLAlchemy's `Connection` around it cost 50 us
+                    # of a one-row request's 520 (greenlet rounds, events, the isolation
+                    # level set and reset).
+                    self._pooled = pooled = await self._factory.kw["bind"].raw_connection()
+                    self._driver = pooled.driver_connection
+                    self._session = self._factory(sync_session_class=_OneConnection)
                     self._session.info[_READS] = self
                 yield self._session
                 return
@@ -207,10 +216,10 @@ class ReadSession:
         path (services/driver_reads.py says when)."""
         if self._threaded is not None:
             return await self._threaded.execute(statement, params)
-        connection = self._connection
-        if connection is None:
+        driver = self._driver
+        if driver is None:
             return None
-        engine = connection.sync_engine
+        engine: Engine = self._factory.kw["bind"].sync_engine
         if instrumented(engine):
             return None
         bound = _statements(engine.dialect).bind(statement, params)
@@ -218,10 +227,6 @@ class ReadSession:
             return None
         compiled, sql, args = bound
         try:
-            driver = self._driver
-            if driver is None:
-                raw = await connection.get_raw_connection()
-                driver = self._driver = raw.driver_connection
             if not compiled.typed:  # once per statement: the columns' type OIDs
                 prepared = await driver.prepare(sql)
                 codes = [attribute.type.oid for attribute in prepared.get_attributes()]
@@ -241,6 +246,7 @@ class ReadSession:
         async with self._turn:
             self._closed = True
             session, self._session = self._session, None
+            pooled, self._pooled = self._pooled, None
             connection, self._connection = self._connection, None
             self._driver = None
             # A session whose reads all went through `core_rows` never began a transaction
@@ -248,8 +254,30 @@ class ReadSession:
             # query. One that read through the ORM is closed.
             if session is not None and session.in_transaction():
                 await session.close()
-            if connection is not None:
-                await connection.close()
+            if connection is not None:  # its isolation level reset, as it goes back
+                await greenlet_spawn(connection.close)
+            elif pooled is not None:
+                # only the driver read on it, outside any transaction: nothing to roll
+                # back, so giving it back awaits nothing
+                pooled.close()
+
+    def connection(self) -> Connection:
+        """SQLAlchemy's `Connection` over the request's connection, in autocommit, made
+        when a read first takes SQLAlchemy's path (in the session's greenlet)."""
+        if self._connection is None:
+            if self._pooled is None:
+                raise RuntimeError("the request's reads have ended")
+            engine = _reading(self._factory.kw["bind"]).sync_engine
+            self._connection = Connection(engine, connection=self._pooled)
+        return self._connection
+
+
+class _OneConnection(Session):
+    """A `ReadSession`'s session: whatever it reads, it reads on the request's connection."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Connection:
+        reads: ReadSession = self.info[_READS]
+        return reads.connection()
 
 
 _READS = "reelgraph.reads.session"

@@ -185,6 +185,36 @@ async def test_a_request_reads_on_one_connection(tenant: GraphQLClient, runtime:
     assert core[0][0] == orm == again[0][0]
 
 
+async def test_a_request_gives_its_connection_back_as_it_took_it(runtime: Runtime) -> None:
+    """The request's connection is taken from the pool as it is: given back after driver
+    reads alone, it awaits nothing (no transaction to roll back); after a read through
+    the ORM, which ran in autocommit on it, its isolation level is reset first. Either way
+    it goes back, and goes back out of autocommit."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's reads run in threads, each on a connection for its call")
+    pool = runtime.engine.sync_engine.pool
+    returned: list[bool] = []
+
+    def checkin(dbapi_connection: Any, record: Any) -> None:
+        returned.append(dbapi_connection.autocommit)
+
+    event.listen(pool, "checkin", checkin)
+    try:
+        for orm in (False, True, False):
+            reads = ReadSession(runtime.session_factory, runtime.reads)
+            async with reads() as session:
+                core = await core_rows(session, select(func.pg_backend_pid()))
+                if orm:  # on the same connection, each statement a transaction of its own
+                    assert await session.scalar(select(func.pg_backend_pid())) == core[0][0]
+                    began = [await session.scalar(select(func.now())) for _ in range(2)]
+                    assert began[0] != began[1]  # now(): when the transaction began
+            await reads.close()
+            assert not isinstance(core[0], Row)
+    finally:
+        event.remove(pool, "checkin", checkin)
+    assert returned == [False, False, False]
+
+
 ONE = "{ clients(first: 1) { edges { node { id name } } } }"
 
 

@@ -439,6 +439,34 @@ def test_sqlalchemy_compiled_statements_for_driver_reads() -> None:
         assert isinstance(compiled._bind_processors, dict)
 
 
+# services/reads.py: a request's one pool connection ----------------------------------------
+
+
+def test_sqlalchemy_pool_connection_for_a_request_s_reads() -> None:
+    """services/reads.py takes a request's connection with `AsyncEngine.raw_connection`,
+    runs its Core reads on the driver, and, only when a read takes SQLAlchemy's path,
+    wraps it in `Connection(engine, connection=...)` for a session whose `get_bind`
+    (`sync_session_class`) returns that. Given back after driver reads alone, it is
+    closed outside a greenlet: asyncpg's adapter then awaits nothing, as its rollback
+    awaits only a transaction it began (tests/test_driver_reads.py checks both ways)."""
+    from sqlalchemy import Connection
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+    from sqlalchemy.util import greenlet_spawn
+
+    assert "connection" in dict(_parameters(Connection.__init__))
+    init = inspect.getsource(Connection.__init__)
+    assert "self._dbapi_connection = connection" in init, "sqlalchemy: Connection over a pooled one"
+    assert "engine_connect" in init, "sqlalchemy: an engine's isolation level, set on connect"
+    assert "sync_session_class" in dict(_parameters(AsyncSession.__init__))
+    assert inspect.iscoroutinefunction(AsyncEngine.raw_connection)
+    assert inspect.iscoroutinefunction(greenlet_spawn)
+    rollback = inspect.getsource(AsyncAdapt_asyncpg_connection.rollback)
+    assert re.search(r"if self\._transaction is not None:\n\s+try:\n\s+await_", rollback), (
+        "sqlalchemy: asyncpg's adapter now awaits in a rollback without a transaction"
+    )
+
+
 # gql/live/cohort.py: rendering once per cohort ---------------------------------------
 
 
