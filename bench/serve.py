@@ -125,6 +125,13 @@ class Server:
                 self.proc.wait()
 
 
+RESULT_LIMIT = 1 << 26
+"""The stdout buffer for a load generator's result, past any result's size (a warm-up's
+latencies ran to 200 KB). At the default, 64 KiB, reading paused at twice that, and the
+result came back cut at 131,072 bytes once the generator had exited (seen once in eight
+runs, on Python 3.11.7)."""
+
+
 async def _load(spec: Spec) -> Result:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -133,6 +140,7 @@ async def _load(spec: Spec) -> Result:
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        limit=RESULT_LIMIT,
     )
     stdout, _ = await proc.communicate(json.dumps(asdict(spec)).encode())
     if proc.returncode != 0:
