@@ -129,8 +129,7 @@ def _uuid_from_hex(value: str | None) -> uuid.UUID | None:
     made = _new(_ReadUUID)
     _set(made, "int", int(value, 16))
     _set(made, "is_safe", uuid.SafeUUID.unknown)
-    h = value.lower()
-    _set(made, "_text", f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    _set(made, "_text", uuid.UUID.__str__(made))  # the stdlib's text, formatted once
     if len(_interned) >= INTERNED_UUIDS:
         _interned.clear()
     _interned[value] = made
