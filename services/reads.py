@@ -165,6 +165,7 @@ class ReadSession:
         self, factory: async_sessionmaker[AsyncSession], threaded: ThreadedReads | None = None
     ) -> None:
         self._factory = factory
+        self._engine: AsyncEngine = factory.kw["bind"]
         self._threaded = threaded
         self._session: AsyncSession | None = None
         self._pooled: PoolProxiedConnection | None = None
@@ -196,7 +197,7 @@ class ReadSession:
                     # driver read on it: SQLAlchemy's `Connection` around it cost 50 us
                     # of a one-row request's 520 (greenlet rounds, events, the isolation
                     # level set and reset).
-                    self._pooled = pooled = await self._factory.kw["bind"].raw_connection()
+                    self._pooled = pooled = await self._engine.raw_connection()
                     self._driver = pooled.driver_connection
                     self._session = self._factory(sync_session_class=_OneConnection)
                     self._session.info[_READS] = self
@@ -219,7 +220,7 @@ class ReadSession:
         driver = self._driver
         if driver is None:
             return None
-        engine: Engine = self._factory.kw["bind"].sync_engine
+        engine = self._engine.sync_engine
         if instrumented(engine):
             return None
         bound = _statements(engine.dialect).bind(statement, params)
@@ -267,7 +268,7 @@ class ReadSession:
         if self._connection is None:
             if self._pooled is None:
                 raise RuntimeError("the request's reads have ended")
-            engine = _reading(self._factory.kw["bind"]).sync_engine
+            engine = _reading(self._engine).sync_engine
             self._connection = Connection(engine, connection=self._pooled)
         return self._connection
 
