@@ -11,7 +11,8 @@ operation name are remembered with its parsed document (`remember`), and a reque
 the same text and name runs graphql-core's `execute` directly (`execute`): the same
 schema, executor (gql.execution), context, resolvers and DataLoaders. What depends on the
 request is done again: its variables are priced (QUERY_TOO_COSTLY, gql.limits.extension)
-and coerced by graphql-core.
+and coerced by graphql-core. A query of one root field whose value completes by a plan
+does without the executor too (gql/direct.py).
 
 An answer with any error is not served: the request then runs Strawberry's whole path,
 so every error is masked, logged and coded as before. A query only reads, so running it
@@ -56,6 +57,7 @@ from strawberry.utils.await_maybe import await_maybe
 
 from gql import resolvers
 from gql.context import Context
+from gql.direct import REFUSED, Direct
 from gql.error_masking import MaskUnexpectedErrors
 from gql.limits import (
     LimitedParserCache,
@@ -89,11 +91,15 @@ HONOURED = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Prepared:
     document: DocumentNode
     operation: OperationDefinitionNode
     tokens: int
+    direct: Direct | None = None
+    """How the query runs without graphql-core's executor (gql/direct.py), if it can."""
+    looked: bool = False
+    """Whether `direct` has been looked for (with an executor built for a request)."""
 
 
 def _limits(schema: strawberry.Schema) -> Limits | None:
@@ -171,6 +177,16 @@ class PreparedQueries:
         assert self.limits is not None
         if too_costly(schema, prepared.document, prepared.operation, self.limits, variables):
             return None
+        if not prepared.looked:
+            self._look_for_direct(prepared, variables, context)
+        if prepared.direct is not None:
+            data = await prepared.direct.run(schema, variables, context)
+            if data is not REFUSED:
+                self.answered += data is not None
+                return data
+            # a value its plan refuses, which the executor completes: the executor answers
+            # this query from now on, and this request (its reads run again)
+            prepared.direct = None
         result: ExecutionResult = await await_maybe(
             execute(  # as Strawberry's Schema._execute_operation calls it
                 schema,
@@ -186,6 +202,26 @@ class PreparedQueries:
             return None
         self.answered += 1
         return result.data
+
+    def _look_for_direct(
+        self, prepared: Prepared, variables: dict[str, Any] | None, context: Context
+    ) -> None:
+        """Ask an executor built for this request how the query runs without one."""
+        operation = prepared.operation
+        executor = self.schema.execution_context_class.build(
+            self.schema._schema,
+            prepared.document,
+            context_value=context,
+            raw_variable_values=variables,
+            operation_name=operation.name.value if operation.name else None,
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+        )
+        if isinstance(executor, list):
+            return  # the variables are refused: looked for again with the next ones
+        prepared.direct = Direct.prepare(
+            self.schema._schema, prepared.document, operation, executor
+        )
+        prepared.looked = True
 
     async def verify_answer(
         self,

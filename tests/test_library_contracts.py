@@ -289,6 +289,73 @@ async def test_strawberry_schema_and_graphql_core_execute_for_prepared_queries()
     assert result.data == {"value": 1} and not result.errors, result
 
 
+# gql/direct.py: one root field without the executor --------------------------------
+
+
+@strawberry.type
+class DirectItem:
+    name: str
+    size: int
+
+
+async def test_graphql_core_executor_parts_for_direct_queries() -> None:
+    """gql/direct.py runs one root field the way graphql-core's executor does, from parts
+    of it: `Executor.build`, `collect_fields` over the executor's `fragments` and
+    `variable_values`, `build_resolve_info` (a named tuple it `_replace`s the variables,
+    the context and `async_helpers` of), `get_variable_values` and `get_argument_values`.
+    The resolver must get the same info either way (but for the helpers, which are the
+    executor's own methods), and the answer must be the same."""
+    from graphql import execute
+    from strawberry.execution import optimized_is_awaitable
+
+    from gql.direct import Direct
+    from gql.execution import PlainExecutionContext
+
+    seen: list[Any] = []
+
+    @strawberry.type
+    class Query:
+        @strawberry.field
+        async def item(self, info: strawberry.Info, n: int, label: str = "x") -> DirectItem:
+            seen.append(info._raw_info)
+            return DirectItem(name=f"{label}{n}", size=n)
+
+    schema = strawberry.Schema(query=Query, execution_context_class=PlainExecutionContext)
+    core = schema._schema
+    document = parse(
+        "query Q($n: Int!) { it: item(n: $n) { name ...F } } fragment F on DirectItem { size }"
+    )
+    (operation,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    context, variables = object(), {"n": 7}
+    result = await execute(  # type: ignore[misc]
+        core,
+        document,
+        context_value=context,
+        variable_values=variables,
+        is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+        executor_class=PlainExecutionContext,
+    )
+    assert result.data == {"it": {"name": "x7", "size": 7}} and not result.errors, result
+    executor = PlainExecutionContext.build(  # as gql/prepared.py builds it
+        core,
+        document,
+        context_value=object(),
+        raw_variable_values={"n": 1},
+        is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+    )
+    assert isinstance(executor, PlainExecutionContext), executor
+    direct = Direct.prepare(core, document, operation, executor)
+    assert direct is not None, "graphql-core: the root selection or the plan is not found"
+    assert await direct.run(core, variables, context) == result.data
+    expected, got = seen
+    assert type(got) is type(expected), "graphql-core / Strawberry: the resolve info's type"
+    assert hasattr(expected, "async_helpers") and hasattr(expected, "_replace")
+    assert got._replace(async_helpers=None) == expected._replace(async_helpers=None), (
+        "graphql-core / Strawberry: the resolve info holds something more per request"
+    )
+    assert await direct.run(core, {"n": "seven"}, context) is None  # refused: not here
+
+
 # gql/resolvers.py: lean resolvers -----------------------------------------------------
 
 

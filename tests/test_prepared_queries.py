@@ -8,12 +8,13 @@ from typing import Any
 
 import graphql
 import httpx
+import orjson
 import pytest
 import strawberry
 from starlette.applications import Starlette
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
-from gql.prepared import LONGEST, PreparedQueries
+from gql.prepared import LONGEST, Prepared, PreparedQueries
 from gql.schema import build_schema
 from services.settings import Settings
 from tests.client import GraphQLClient
@@ -235,3 +236,73 @@ def test_a_mutation_text_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None
     assert [prepared.remember(mutation, None) for _ in range(3)] == [None, None, None]
     assert parses == [mutation]
     assert prepared.tokens == 0 and prepared.find(mutation, None) is None
+
+
+AFTER = "query After($a: String) { clients(first: 2, after: $a) { edges { node { id } } } }"
+
+
+def kept(served: Starlette, text: str) -> Prepared:
+    found = prepared_of(served).find(text, None)
+    assert found is not None and found.looked, text
+    return found
+
+
+async def test_a_one_field_query_runs_without_the_executor_with_the_same_bytes(
+    serving: Starlette, admin: GraphQLClient, tenant: GraphQLClient
+) -> None:
+    """gql/direct.py: one root field whose value completes by a plan is run from what an
+    executor found once; its answers are Strawberry's, byte for byte, key by key."""
+    prepared = prepared_of(serving)
+    text = CLIENTS.replace("Clients(", "DirectClients(")
+    for client in (admin, tenant):
+        ours = client_of(serving, client)
+        before = prepared.answered
+        answers = [(await ours.post(text, {"n": n})).content for n in (3, 3, 1)]
+        assert kept(serving, text).direct is not None
+        assert prepared.answered == before + (2 if client is admin else 3)
+        expected = [(await client.post(text, {"n": n})).content for n in (3, 3, 1)]
+        assert answers == expected and b'"errors"' not in answers[0]
+    tenant_view = orjson.loads(answers[0])["data"]["clients"]["edges"]
+    assert [e["node"]["id"] for e in tenant_view] == [tenant.client_id]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "query Two { viewer { role } clients(first: 1) { edges { node { id } } } }",
+        "query Switch($v: Boolean!) { clients(first: 1) { edges { node { id "
+        "name @include(if: $v) } } } }",
+        NESTED,
+        "query Name { __typename }",
+    ],
+    ids=["two-root-fields", "a-directive-reads-a-variable", "a-field-with-a-resolver", "typename"],
+)
+async def test_what_only_the_executor_can_run_still_runs_prepared(
+    serving: Starlette, admin: GraphQLClient, text: str
+) -> None:
+    client = client_of(serving, admin)
+    variables = {"v": True, "clients": 2, "campaigns": 2}
+    answers = [(await client.post(text, variables)).content for _ in range(2)]
+    assert kept(serving, text).direct is None
+    assert answers[0] == answers[1] == (await admin.post(text, variables)).content
+    assert b'"errors"' not in answers[0]
+
+
+async def test_a_direct_query_s_errors_read_as_strawberry_s(
+    serving: Starlette, admin: GraphQLClient
+) -> None:
+    """A resolver that raises, an argument or a variable refused: not answered directly,
+    so the request takes Strawberry's path and reads exactly as the suite's app answers."""
+    client = client_of(serving, admin)
+    prepared = prepared_of(serving)
+    await client.execute(AFTER, {"a": None})
+    await client.execute(AFTER, {"a": None})
+    assert kept(serving, AFTER).direct is not None
+    before = prepared.answered
+    for variables in ({"a": "not-a-cursor"}, {"a": 5}, {"a": ["x"]}):
+        ours = (await client.post(AFTER, variables)).json()
+        assert ours == (await admin.post(AFTER, variables)).json()
+        assert ours["errors"], ours
+    assert prepared.answered == before
+    (error,) = (await client.post(AFTER, {"a": "not-a-cursor"})).json()["errors"]
+    assert error["extensions"]["code"] == "INVALID_INPUT" and error["path"] == ["clients"]
