@@ -322,6 +322,17 @@ async def test_bodies_that_are_not_json_we_take(admin: GraphQLClient, raw: bytes
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
+async def test_brackets_inside_strings_are_not_depth(admin: GraphQLClient) -> None:
+    """Past the depth limit in brackets, but all of them inside strings (a long query
+    text has braces enough): the JSON is one level deep, and it is answered."""
+    fields = " ".join(f"a{i}: viewer {{ role }}" for i in range(40))
+    body = {"query": "{ " + fields + " }", "variables": {"note": "[" * 200}}
+    assert str(body).count("{") + str(body).count("[") > 64
+    response = await admin.http.post("/graphql", json=body, headers=admin.headers())
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["a39"] == {"role": "ADMIN"}
+
+
 async def test_two_operations_without_a_name_run_neither(admin: GraphQLClient) -> None:
     name = f"ambiguous-{uuid.uuid4().hex[:8]}"
     document = (
