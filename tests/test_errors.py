@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -164,3 +165,17 @@ async def test_an_unexpected_error_is_logged_once_with_its_traceback(
         record.getMessage() == "unexpected error in clients.totalCount [request_id=server-fault-1]"
     )
     assert record.exc_info and isinstance(record.exc_info[1], RuntimeError)
+
+
+async def test_a_request_without_an_id_gets_one_of_its_own(admin: GraphQLClient) -> None:
+    """Made when not given (or not valid): 32 hex digits, a different one each request."""
+    made = []
+    for given in (None, "not valid!"):
+        headers = admin.headers(**({"X-Request-ID": given} if given else {}))
+        response = await admin.http.post(
+            "/graphql", json={"query": "{ viewer { role } }"}, headers=headers
+        )
+        assert response.status_code == 200
+        made.append(response.headers["x-request-id"])
+    assert all(re.fullmatch(r"[0-9a-f]{32}", m) for m in made), made
+    assert made[0] != made[1]
