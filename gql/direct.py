@@ -18,9 +18,11 @@ What it decides is fixed by the document, except for the variables and the conte
 So `Direct.prepare` asks a real executor, once per prepared query, for all three, and
 `Direct.run` then coerces the variables and the arguments with graphql-core's own
 functions, calls the resolver with an info of the executor's own type, awaits it, and
-completes its value with the plan. Anything else (a variable or an argument refused, the
-resolver raising, a value the plan refuses) is not answered here: `run` returns None
-and the request takes Strawberry's whole path, as a prepared answer with errors does.
+completes its value with the plan. What graphql-core would answer with an error (a
+variable or an argument refused, the resolver raising or returning an exception) is not
+answered here: `run` returns None and the request takes Strawberry's whole path, as a
+prepared answer with errors does. A value the plan refuses but the executor may complete
+(a list given as a generator) comes back as REFUSED: the executor answers it.
 """
 
 from __future__ import annotations
@@ -79,8 +81,8 @@ class Direct:
         fragments = [f.definition for f in executor.fragments.values()]
         if len(_switches(operation, fragments, {})) != 1:
             return None  # a directive reads a variable: what is collected may change
-        root = schema.query_type
-        if root is None or operation.operation.value != "query":
+        root = schema.query_type  # a prepared operation is a query
+        if root is None:
             return None
         collected = collect_fields(
             schema, executor.fragments, executor.variable_values, root, operation
