@@ -38,10 +38,22 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Time,
+    TypeDecorator,
+    Uuid,
+)
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.cache_key import CacheKey
 from sqlalchemy.sql.compiler import RM_TYPE, SQLCompiler
+from sqlalchemy.sql.elements import Label
 from sqlalchemy.sql.selectable import ReturnsRows
 
 KEPT = 512
@@ -83,6 +95,11 @@ class Compiled:
     """Whether `row` has been made (it needs the driver's type codes)."""
     row: RowOf | None = None
     """How a driver row is converted (None: as it is)."""
+    columns: bool = False
+    """Whether every selected column is a table's column (labelled or not)."""
+    whole: tuple[str, str] | None = None
+    """SQLite: the SQL that goes around this statement's to have it answer all its rows as
+    one JSON array (`as_json_array`), or None where a row cannot travel as JSON exactly."""
 
     def type_columns(self, dialect: Dialect, codes: Sequence[Any]) -> None:
         """Make `row` from the type codes the driver reports for the columns (a type's
@@ -98,7 +115,37 @@ class Compiled:
                     for kind, code in zip(self.types, codes, strict=True)
                 ]
             )
+            if dialect.name == "sqlite" and self.columns:
+                self.whole = as_json_array(dialect, self.types)
         self.typed = True
+
+
+_AS_JSON = (String, Integer, Boolean, Uuid, DateTime, Date, Time)
+"""Types whose values SQLite holds as TEXT or INTEGER (or NULL), which JSON carries
+exactly: a string's every character (NUL too), a 64-bit integer's every digit. Not
+REAL (SQLite writes a double to JSON with 15 digits: money, durations), nor BLOB (it
+refuses them), nor JSON (a value may already be JSON, and would be spliced in)."""
+
+
+def as_json_array(dialect: Dialect, types: Sequence[Any]) -> tuple[str, str] | None:
+    """SQLite's driver steps through a result a row at a time, and gives up the GIL for
+    each step: 1,050 rows are 1,050 times a read thread waits for the event loop to let
+    it go on. Asked as `WITH w(c0, ...) AS (<the statement>) SELECT
+    json_group_array(json_array(c0, ...)) FROM w`, SQLite makes the whole result in one
+    step, and orjson reads it back: the same values, in the same order (the subquery's
+    ORDER BY feeds the aggregate; tests/test_library_contracts.py pins both).
+
+    Only for table columns (`Compiled.columns`: an expression may hold a REAL whatever
+    its declared type) of `_AS_JSON` types; None otherwise."""
+    for kind in types:
+        impl = kind.dialect_impl(dialect)
+        while isinstance(impl, TypeDecorator):
+            impl = impl.impl_instance
+        if not isinstance(impl, _AS_JSON):
+            return None
+    names = ", ".join(f"c{i}" for i in range(len(types)))
+    around = f") SELECT json_group_array(json_array({names})) FROM w"  # noqa: S608 - c0, c1, ...
+    return f"WITH w({names}) AS (", around
 
 
 def UNUSABLE(row: Sequence[Any]) -> Sequence[Any]:
@@ -198,7 +245,15 @@ class DriverStatements:
             return None  # SQLAlchemy matches these columns by name, not by place
         types = [column[RM_TYPE] for column in compiled._result_columns]
         expanding = bool(compiled.literal_execute_params or compiled.post_compile_params)
-        return Compiled(compiled.string, compiled, names, cast(Any, binds), types, expanding)
+        found = Compiled(compiled.string, compiled, names, cast(Any, binds), types, expanding)
+        found.columns = all(isinstance(_unlabelled(c), Column) for c in selected)
+        return found
+
+
+def _unlabelled(column: Any) -> Any:
+    while isinstance(column, Label):
+        column = column.element
+    return column
 
 
 def _binding(key: CacheKey) -> dict[str, Any]:

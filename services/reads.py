@@ -32,12 +32,14 @@ import contextlib
 import contextvars
 import functools
 import queue
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeVarTuple, cast
 from weakref import WeakKeyDictionary
 
+import orjson
 from sqlalchemy import Connection, Engine, Result, Row
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -122,12 +124,25 @@ class ThreadedReads:
         or the statement is left to SQLAlchemy."""
         connection = self.engine.raw_connection()
         try:
-            cursor = connection.driver_connection.execute(sql, args)  # type: ignore[union-attr]
+            driver: sqlite3.Connection = connection.driver_connection  # type: ignore[assignment]
+            whole = compiled.whole
+            if whole is not None:
+                array = _as_json_array(driver, whole, sql, args)
+                if array is not None:
+                    rows = orjson.loads(array)
+                    return (
+                        list(map(tuple, rows))
+                        if compiled.row is None
+                        else convert(rows, compiled.row)
+                    )
+            cursor = driver.execute(sql, args)
             if not compiled.typed:  # sqlite3 reports no column types, only the columns
                 compiled.type_columns(self.engine.dialect, [None] * len(cursor.description))
             if compiled.row is UNUSABLE:
                 return None
             rows = cursor.fetchall()
+            if whole is not None:  # the statement runs, and not as one array: never again
+                compiled.whole = None
         except Exception:
             return None
         finally:
@@ -140,6 +155,18 @@ class ThreadedReads:
         for thread in self._threads:
             thread.join()
         self.engine.dispose()
+
+
+def _as_json_array(
+    driver: sqlite3.Connection, whole: tuple[str, str], sql: str, args: list[Any]
+) -> str | None:
+    """The statement's rows as one JSON array, made by SQLite in one step
+    (services/driver_reads.py's `as_json_array`); None if SQLite refused it so."""
+    try:
+        found = driver.execute(whole[0] + sql + whole[1], args).fetchone()
+    except sqlite3.Error:
+        return None
+    return found[0] if found is not None and isinstance(found[0], str) else None
 
 
 _Job = tuple["asyncio.Future[Any]", contextvars.Context, Any, "dict[str, Any] | None"]

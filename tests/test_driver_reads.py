@@ -10,21 +10,24 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import Row, event, func, select, text
+from sqlalchemy import Row, event, func, insert, select, text
 
-from db.models import Campaign, CampaignStatus, Client
+from db.models import Asset, AssetKind, AssetOrigin, Campaign, CampaignStatus, Client
 from gql.app import create_app
 from services.reads import ReadSession, core_rows
 from services.runtime import Runtime
 from services.settings import Settings
-from tests.client import GraphQLClient
+from services.uow import unit_of_work
+from tests.client import GraphQLClient, decode_gid
 from tests.samples import Samples
 
 PAGE = """query($kind: AssetKind, $after: String) {
@@ -162,6 +165,75 @@ async def test_rows_come_from_the_driver_unless_something_listens(
     with sqlalchemy_path(runtime):
         expected_rows = await rows(textual)
     assert sorted(map(tuple, await rows(textual))) == sorted(map(tuple, expected_rows))
+
+
+BIG_PAGE = """query($id: ID!) { node(id: $id) { ... on Client {
+  campaigns(first: 5) { edges { node { id name budgetUsd
+    assets(first: 40) { pageInfo { hasNextPage endCursor } edges { cursor node {
+      id kind origin filename mimeType sizeBytes width height createdAt url } } }
+  } } }
+} } }"""
+
+
+async def test_sqlite_answers_a_page_of_rows_as_one_json_array(
+    tenant: GraphQLClient, runtime: Runtime
+) -> None:
+    """SQLite's driver gives up the GIL for each row it steps to; a statement whose
+    columns SQLite holds as text or integers is asked for one JSON array of its rows
+    instead (services/driver_reads.py's `as_json_array`). The answer is the one row by
+    row, and SQLAlchemy's path, give: every value, in order. A statement with a REAL
+    column (a budget) is read row by row."""
+    if runtime.reads is None:
+        pytest.skip("reads run in threads on an SQLite file only")
+    assert tenant.client_id
+    client_id = decode_gid(tenant.client_id)
+    made: dict[str, list[uuid.UUID]] = {}
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    for c, name in enumerate(('Nord "Ost" \\ 1', "Süd 漢字 😀")):
+        campaign = await tenant.create_campaign(tenant.client_id, name, budgetUsd="12.3456")
+        rows: list[dict[str, Any]] = [
+            {"id": uuid.uuid4(), "client_id": client_id, "campaign_id": decode_gid(campaign),
+             "kind": AssetKind.VIDEO if i % 3 else AssetKind.IMAGE,
+             "origin": AssetOrigin.UPLOADED, "filename": f"{i} \"{name}\".png",
+             "mime_type": "image/png", "size_bytes": 2**40 + i, "sha256": f"{i:064x}",
+             "storage_key": f"ab/{c}{i:063x}", "width": i, "height": None,
+             "created_at": at + timedelta(seconds=i // 4)}  # ties: the id decides
+            for i in range(60)
+        ]  # fmt: skip
+        async with unit_of_work(runtime.session_factory) as session:
+            await session.execute(insert(Asset), rows)
+        newest = sorted(rows, key=lambda r: (r["created_at"], r["id"]), reverse=True)
+        made[campaign] = [r["id"] for r in newest[:40]]
+
+    ran: list[str] = []  # what SQLite itself was asked, on the read threads' connections
+    engine = runtime.reads.engine
+
+    def trace(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.set_trace_callback(ran.append)
+
+    def untrace(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.set_trace_callback(None)
+
+    event.listen(engine, "checkout", trace)
+    event.listen(engine, "checkin", untrace)
+    try:
+        answers = [await tenant.post(BIG_PAGE, {"id": tenant.client_id}) for _ in range(3)]
+    finally:
+        event.remove(engine, "checkout", trace)
+        event.remove(engine, "checkin", untrace)
+    with sqlalchemy_path(runtime):
+        answers.append(await tenant.post(BIG_PAGE, {"id": tenant.client_id}))
+    assert all(a.status_code == 200 and "errors" not in a.json() for a in answers), answers
+    assert len({a.content for a in answers}) == 1  # row by row, as JSON, through SQLAlchemy
+    campaigns = answers[0].json()["data"]["node"]["campaigns"]["edges"]
+    for edge in campaigns:
+        assets = edge["node"]["assets"]
+        assert [decode_gid(a["node"]["id"]) for a in assets["edges"]] == made[edge["node"]["id"]]
+        assert assets["pageInfo"]["hasNextPage"] is True
+    asset_pages = [sql for sql in ran if "FROM assets" in sql and "json_each" in sql]
+    assert any(sql.startswith("WITH w(c0, ") for sql in asset_pages), asset_pages
+    budgets = [sql for sql in ran if "budget_usd" in sql]
+    assert budgets and not any(sql.startswith("WITH w(") for sql in budgets), budgets
 
 
 def types(row: Any) -> list[str]:

@@ -718,6 +718,59 @@ def test_uuid_slots_and_sqlalchemy_sqlite_storage_for_fast_reads() -> None:
     assert _utc_from_sqlite(text) == at, f"SQLAlchemy's SQLite DATETIME text: {text!r}"
 
 
+def test_sqlite_json_array_of_a_statement_keeps_its_rows() -> None:
+    """services/driver_reads.py's `as_json_array`: SQLite answers a statement wrapped as
+    `WITH w(c0, ...) AS (...) SELECT json_group_array(json_array(c0, ...)) FROM w` as
+    one JSON text of its rows, in the statement's own order (its ORDER BY feeds the
+    aggregate), with every TEXT and INTEGER value exact; a REAL is written with 15
+    digits, which is why such columns are left out."""
+    import random
+    import sqlite3
+
+    import orjson
+    from sqlalchemy import Integer, Numeric, String
+    from sqlalchemy.dialects import sqlite
+
+    from services.driver_reads import as_json_array
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (parent TEXT, made TEXT, id TEXT, n INTEGER, name TEXT)")
+    db.execute("CREATE INDEX t_page ON t (parent, made, id)")
+    names = ["a\x00b", '"q\\', "é漢😀", "\x01\x1f\x7f", "", None, "\u2028"]
+    rows = [
+        (f"p{i % 5}", f"2026-12-0{1 + i % 9} 10:{i % 60:02d}:00.{i:06d}", f"{i:032x}",
+         random.choice([0, -(2**63), 2**63 - 1, i]), names[i % len(names)])
+        for i in range(400)
+    ]  # fmt: skip
+    random.shuffle(rows)
+    db.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", rows)
+    page = (  # the shape of services/pagination.py's SQLite page of every parent
+        "SELECT child.parent, child.made, child.id, child.n, child.name "
+        "FROM json_each(?) AS parent JOIN t AS child ON child.rowid IN (SELECT rowid "
+        "FROM t WHERE t.parent = parent.value ORDER BY t.made DESC, t.id DESC LIMIT ? OFFSET ?) "
+        "ORDER BY child.parent, child.made DESC, child.id DESC"
+    )
+    before, after = (
+        "WITH w(c0, c1, c2, c3, c4) AS (",
+        (") SELECT json_group_array(json_array(c0, c1, c2, c3, c4)) FROM w"),
+    )
+    for args in (['["p3", "p1", "p4"]', 21, 0], ['["p2"]', 100, 3], ['["none"]', 5, 0]):
+        expected = db.execute(page, args).fetchall()
+        (array,) = db.execute(before + page + after, args).fetchone()
+        assert list(map(tuple, orjson.loads(array))) == expected, args
+    unordered = "SELECT n, name FROM t WHERE n > ?"
+    (array,) = db.execute(f"WITH w(c0, c1) AS ({unordered}) SELECT json_group_array("
+                          "json_array(c0, c1)) FROM w", [5]).fetchone()  # fmt: skip
+    assert sorted(map(tuple, orjson.loads(array)), key=repr) == sorted(
+        db.execute(unordered, [5]).fetchall(), key=repr
+    )
+    (real,) = db.execute("SELECT json_array(0.1 + 0.2)").fetchone()
+    assert orjson.loads(real) != [0.1 + 0.2], "REAL is exact in JSON now: let it through"
+    wrapped = as_json_array(sqlite.dialect(), [String(), Integer()])
+    assert wrapped is not None and wrapped[0] == "WITH w(c0, c1) AS (", wrapped
+    assert as_json_array(sqlite.dialect(), [String(), Numeric()]) is None
+
+
 # gql/view.py and gql/live/protocols.py: Strawberry's view and WebSocket handlers -------
 
 
