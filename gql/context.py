@@ -48,6 +48,9 @@ class Context:
     """The `connection_init` payload of a WebSocket connection."""
     _loaders: Loaders | None = field(default=None, init=False)
     _reads: ReadSession | None = field(default=None, init=False)
+    media: tuple[int, Any] | None = field(default=None, init=False)
+    """The expiry of the media URLs made for this context, and what makes them
+    (gql.types.assets `Asset.signed`)."""
 
     def reads(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for reading: over HTTP the request's one connection, in turns."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 
 import httpx
+import pytest
 
+import gql.types.assets as assets_types
 from services.runtime import Runtime
 from services.storage import LocalStorage
 from tests.client import GraphQLClient
@@ -176,6 +179,56 @@ async def test_download_url_supports_range_and_is_signed(
     assert (await http.get(forged)).status_code == 403
     expired = url.copy_merge_params({"expires": "1000"})
     assert (await http.get(expired)).status_code == 403
+
+
+PAGE_URLS = """query($id: ID!) { node(id: $id) { ... on Client {
+  campaigns(first: 5) { edges { node { assets(first: 5) { edges { node { url } } } } } }
+} } }"""
+
+
+async def test_a_page_signs_its_urls_once_and_again_when_the_hour_turns(
+    tenant: GraphQLClient,
+    samples: Samples,
+    http: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every asset of a page gets a URL that downloads, all with one expiry (what signs
+    them is made once per request); a request whose clock passes an hour (a WebSocket's
+    context lives for hours) signs the later pages' URLs with the later expiry."""
+    assert tenant.client_id
+    for name in ("png", "mp4"):
+        campaign = await _campaign(tenant)
+        content = samples.png if name == "png" else samples.mp4
+        for i in range(2):
+            await tenant.upload_ok(content[:-1] + bytes([i]), f"{i}.{name}", campaign_id=campaign)
+
+    async def urls() -> list[list[httpx.URL]]:
+        data = await tenant.execute(PAGE_URLS, {"id": tenant.client_id})
+        return [
+            [httpx.URL(a["node"]["url"]) for a in c["node"]["assets"]["edges"]]
+            for c in data["node"]["campaigns"]["edges"]
+        ]
+
+    pages = await urls()
+    assert [len(p) for p in pages] == [2, 2], pages
+    assert len({u.params["expires"] for p in pages for u in p}) == 1
+    for url in (u for p in pages for u in p):
+        assert (await http.get(url)).status_code == 200, url
+
+    class Clock:  # an hour later at every look
+        at = time.time()
+
+        @classmethod
+        def time(cls) -> float:
+            cls.at += 3600
+            return cls.at
+
+    monkeypatch.setattr(assets_types, "time", Clock)
+    later = await urls()
+    per_page = [{u.params["expires"] for u in p} for p in later]
+    assert all(len(e) == 1 for e in per_page), per_page  # a page's URLs: one expiry
+    first, second = sorted(int(e.pop()) for e in per_page)
+    assert second - first == 3600  # the second page's signer was made an hour on
 
 
 async def test_delete_asset(tenant: GraphQLClient, admin: GraphQLClient, samples: Samples) -> None:
