@@ -245,9 +245,10 @@ class DriverStatements:
             return None  # SQLAlchemy matches these columns by name, not by place
         types = [column[RM_TYPE] for column in compiled._result_columns]
         expanding = bool(compiled.literal_execute_params or compiled.post_compile_params)
-        found = Compiled(compiled.string, compiled, names, cast(Any, binds), types, expanding)
-        found.columns = all(isinstance(_unlabelled(c), Column) for c in selected)
-        return found
+        columns = all(isinstance(_unlabelled(c), Column) for c in selected)
+        return Compiled(
+            compiled.string, compiled, names, cast(Any, binds), types, expanding, columns=columns
+        )
 
 
 def _unlabelled(column: Any) -> Any:
