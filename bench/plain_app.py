@@ -18,10 +18,9 @@ per-parent `first` with LATERAL; SQLite, which has no LATERAL, with a correlated
 over every child; SQLite answers the assets (text and integers only) as one JSON array
 made in one step, as the GraphQL app asks it to (services/driver_reads.py): stepped
 row by row, the driver gives up the GIL for each of 1,050 rows. The JSON is what
-Strawberry writes: Relay ids, enum names,
-money as `str(Decimal)` rounded as services/stats.py rounds it, cursors as
-services/pagination.py encodes them, and signed media URLs (services/media_urls.py)
-from a precomputed HMAC state.
+Strawberry writes: Relay ids, enum names, money as `str(Decimal)` rounded as
+services/stats.py rounds it, cursors as services/pagination.py encodes them, and
+signed media URLs (services/media_urls.py) from a precomputed HMAC state.
 """
 
 from __future__ import annotations
