@@ -2,13 +2,13 @@
 
 `POST /page` with `{"clients": 5, "campaigns": 10, "assets": 20}` and an admin (or
 client) key answers the same JSON as the benchmark's GraphQL query, from the same
-SQL: the same service functions issue the same six statements (key lookup, clients,
-campaign pages, client stats, campaign stats, asset pages). The dicts are built by
-hand, so what is left is the cost of the SQL, the ORM and the JSON encoding.
+SQL: the same service functions issue the same four statements (key lookup, clients
+with their stats, campaign pages with their stats, asset pages). The dicts are built
+by hand, so what is left is the cost of the SQL, the ORM and the JSON encoding.
 
 `?sessions=each` opens one short session per statement, as the GraphQL path does
 (the key lookup in `get_context`, the clients resolver, one per DataLoader batch),
-but one after another; the default `one` runs all six statements in one session.
+but one after another; the default `one` runs all four statements in one session.
 """
 
 from __future__ import annotations
@@ -73,15 +73,17 @@ async def fetch(
     if viewer is None:
         return None
     async with sessions() as session:
-        client_page = await clients.list_clients(session, viewer, n_clients)
+        client_page = await clients.list_clients(session, viewer, n_clients, with_stats=True)
     client_ids = [c.id for c in client_page.rows]
     async with sessions() as session:
-        campaign_pages = await campaigns.pages_for_clients(session, client_ids, None, n_campaigns)
-    async with sessions() as session:
-        client_stats = await stats.client_stats(session, client_ids)
+        campaign_pages = await campaigns.pages_for_clients(
+            session, client_ids, None, n_campaigns, with_stats=True
+        )
+    client_stats = client_page.extra or {}
     ids = [c.id for cid in client_ids for c in campaign_pages[cid].rows]
-    async with sessions() as session:
-        campaign_stats = await stats.campaign_stats(session, ids)
+    campaign_stats = {
+        k: v for cid in client_ids for k, v in (campaign_pages[cid].extra or {}).items()
+    }
     async with sessions() as session:
         asset_pages = await assets.pages_for_campaigns(session, ids, AssetFilter(), n_assets)
     return PageData(client_page, campaign_pages, client_stats, campaign_stats, asset_pages)

@@ -3,6 +3,7 @@ HTTP (batches take turns on its connection), a new session per batch over a WebS
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
@@ -33,6 +34,9 @@ from services.reads import Sessions
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 G = TypeVar("G", bound=Hashable)
+P = TypeVar("P")
+
+log = logging.getLogger("reelgraph.reads")
 
 Factory = Sessions
 
@@ -70,16 +74,17 @@ def _grouped(
     return DataLoader(load_fn=load)
 
 
-async def preloaded(loader: DataLoader[K, V], keys: Sequence[K]) -> dict[K, V]:
-    """The loader's values for `keys`, loaded together by a parent for its page's nodes,
-    so that a node's field reads its value without awaiting a batch of its own. Empty
-    when loading failed: each node's field then loads its own value from the same
-    loader, and reports the failure where it always did, at its own path."""
-    try:
-        values = await loader.load_many(keys)
-    except Exception:
-        return {}
-    return dict(zip(keys, values, strict=True))
+async def page_with_stats(read: Callable[[bool], Awaitable[P]], stats: bool) -> P:
+    """A page read by `read(True)` with its nodes' stats (`Page.extra`, in the page's own
+    statement) when they ask for them (`stats`), else by `read(False)`. If reading the
+    stats fails, the page is read alone: each node then reads its own stats, and a
+    failure is reported at its own `stats`, where it always was."""
+    if stats:
+        try:
+            return await read(True)
+        except Exception as exc:  # each node reports it, reading its own
+            log.warning("a page's stats failed (%s): its nodes read their own", type(exc).__name__)
+    return await read(False)
 
 
 def _split(key: tuple[Any, ...]) -> tuple[uuid.UUID, tuple[Any, ...]]:
@@ -98,9 +103,9 @@ class Loaders:
         async def campaign_pages(
             s: AsyncSession,
             ids: list[uuid.UUID],
-            o: tuple[CampaignStatus | None, PageArgs, frozenset[str] | None],
+            o: tuple[CampaignStatus | None, PageArgs, frozenset[str] | None, bool],
         ) -> dict[uuid.UUID, Page[CampaignRow]]:
-            return await campaigns.pages_for_clients(s, ids, o[0], o[1], o[2])
+            return await campaigns.pages_for_clients(s, ids, *o)
 
         async def campaign_counts(
             s: AsyncSession, ids: list[uuid.UUID], o: tuple[CampaignStatus | None]
@@ -150,7 +155,7 @@ class Loaders:
             return await events.events_for_jobs(s, ids, o[0], o[1])
 
         self.campaign_page: DataLoader[
-            tuple[uuid.UUID, CampaignStatus | None, PageArgs, frozenset[str] | None],
+            tuple[uuid.UUID, CampaignStatus | None, PageArgs, frozenset[str] | None, bool],
             Page[CampaignRow],
         ] = _grouped(factory, _split, campaign_pages)
         self.campaign_count: DataLoader[tuple[uuid.UUID, CampaignStatus | None], int] = _grouped(

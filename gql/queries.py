@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import inspect
-import uuid
 from typing import Annotated
 
 import strawberry
@@ -11,7 +10,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from gql import ids
 from gql.context import Info
 from gql.inputs_generation import EstimateCostInput
-from gql.loaders import preloaded
+from gql.loaders import page_with_stats
 from gql.lookahead import columns_read, node_fields
 from gql.types.clients import COLUMNS_OF as CLIENT_COLUMNS_OF
 from gql.types.clients import Client
@@ -19,9 +18,10 @@ from gql.types.connection import Connection, page_args
 from gql.types.enums import ApiKeyRole
 from gql.types.errors import UserError
 from gql.types.generation import CostEstimate, ModelInfo
-from services import catalog, clients, stats
+from services import catalog, clients
 from services.errors import ServiceError
 from services.generation import launch
+from services.pagination import Page
 
 EstimateResult = Annotated[CostEstimate | UserError, strawberry.union("EstimateResult")]
 
@@ -89,12 +89,13 @@ class Query:
         viewer = info.context.require_viewer()
         args = page_args(info, first, after)
         only = columns_read(info, CLIENT_COLUMNS_OF)
-        async with info.context.reads() as session:
-            page = await clients.list_clients(session, viewer, args, only)
-        found: dict[tuple[uuid.UUID], stats.ClientStats] = {}
-        if "stats" in node_fields(info):  # read for the whole page at once
-            loader = info.context.loaders.client_stats
-            found = await preloaded(loader, [(r.id,) for r in page.rows])
+
+        async def read(with_stats: bool) -> Page[clients.ClientRow]:
+            async with info.context.reads() as session:
+                return await clients.list_clients(session, viewer, args, only, with_stats)
+
+        page = await page_with_stats(read, "stats" in node_fields(info))
+        found = page.extra or {}
 
         async def count() -> int:
             async with info.context.reads() as session:
@@ -102,7 +103,7 @@ class Query:
 
         return Connection.of(
             page,
-            lambda row: Client.from_row(row, found.get((row.id,))),
+            lambda row: Client.from_row(row, found.get(row.id)),
             count,
             has_previous=args.after is not None,
         )

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Campaign, CampaignStatus
-from services import validation
+from services import stats, validation
 from services.clients import get_client
 from services.errors import NotFound
 from services.pagination import Columns, Page, PageArgs, count_by_parent, fetch_pages_by_parent
@@ -73,13 +73,15 @@ async def pages_for_clients(
     status: CampaignStatus | None,
     args: PageArgs,
     only: frozenset[str] | None = None,
+    with_stats: bool = False,
 ) -> dict[uuid.UUID, Page[CampaignRow]]:
     """Each client's page; `only` names the columns the caller reads (None: all). The
     rows always hold their id, client and creation time; other columns not named read
-    as None."""
+    as None. `with_stats`: each campaign's `stats.CampaignStats` too (`Page.extra`)."""
     columns = CAMPAIGN_COLUMNS if only is None else CAMPAIGN_COLUMNS.only(only | _ALWAYS)
+    extra = stats.CAMPAIGN_PAGE_STATS if with_stats else None
     return await fetch_pages_by_parent(
-        session, columns, Campaign.client_id, client_ids, CampaignFilter(status), args
+        session, columns, Campaign.client_id, client_ids, CampaignFilter(status), args, extra
     )
 
 

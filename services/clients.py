@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import ApiKey, Asset, Client
-from services import validation
+from services import stats, validation
 from services.api_keys import revocation_channel
 from services.broker import Broker, publish_after_commit
 from services.errors import Forbidden, InvalidInput, NotFound
@@ -73,16 +73,22 @@ _EVERY, _OWN = _Visible(scoped=False), _Visible(scoped=True)
 
 
 async def list_clients(
-    session: AsyncSession, viewer: Viewer, args: PageArgs, only: frozenset[str] | None = None
+    session: AsyncSession,
+    viewer: Viewer,
+    args: PageArgs,
+    only: frozenset[str] | None = None,
+    with_stats: bool = False,
 ) -> Page[ClientRow]:
     """A page of the clients the viewer sees; `only` names the columns the caller reads
     (None: all). The rows always hold their id and creation time; other columns not
-    named read as None."""
+    named read as None. `with_stats`: each client's `stats.ClientStats` too
+    (`Page.extra`)."""
     columns = CLIENT_COLUMNS if only is None else CLIENT_COLUMNS.only(only)
+    extra = stats.CLIENT_PAGE_STATS if with_stats else None
     if viewer.is_admin:
-        return await fetch_page(session, columns, _EVERY, args)
+        return await fetch_page(session, columns, _EVERY, args, extra=extra)
     params = {"viewer_client_id": viewer.client_id}
-    return await fetch_page(session, columns, _OWN, args, params)
+    return await fetch_page(session, columns, _OWN, args, params, extra)
 
 
 async def load_clients(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[ClientRow]:

@@ -105,6 +105,24 @@ def parse_first(first: int | None, *, default: int, maximum: int) -> int:
 class Page(Generic[T]):
     rows: list[T]
     has_next: bool
+    extra: dict[Any, Any] | None = None
+    """Each row's value of the `PageExtra` the page was read with, by the row's id."""
+
+
+class PageExtra(Protocol):
+    """Values computed for each row of a page by the page's own statement: what the
+    page's nodes would otherwise read with a statement of their own (a client's or a
+    campaign's stats, services/stats.py). Hashable, so that equal extras share one
+    built statement."""
+
+    def __hash__(self) -> int: ...
+    def columns(self, source: FromClause) -> list[ColumnElement[Any]]:
+        """The values' columns for a row of `source` (the table, or an alias of it)."""
+        ...
+
+    def of(self, values: Sequence[Any]) -> Any:
+        """A row's value, from its values of `columns`."""
+        ...
 
 
 def _row_type(name: str, keys: list[str], absent: list[str]) -> type[tuple[Any, ...]]:
@@ -170,6 +188,11 @@ class Columns(Generic[T]):
         column: ColumnElement[Any] = source.c[self._keys[attribute.key]]
         return column
 
+    @property
+    def width(self) -> int:
+        """How many columns `labelled` selects."""
+        return len(self._keys)
+
     def rows(self, result: Iterable[Any]) -> list[T]:
         """Named tuples in the order `labelled` selects: reading a field of one costs what
         reading a tuple's does, where SQLAlchemy's `Row` looks each name up (~10x)."""
@@ -212,11 +235,33 @@ async def fetch_page(
     flt: Filter,
     args: PageArgs,
     params: dict[str, Any] | None = None,
+    extra: PageExtra | None = None,
 ) -> Page[T]:
-    """One page of a list; `params` are the values of the filter's bound parameters."""
-    query = _root_page_statement(columns, flt, args.after is not None)
-    rows = columns.rows(await core_rows(session, query, {**_page_params(args), **(params or {})}))
-    return Page(rows=rows[: args.first], has_next=len(rows) > args.first)
+    """One page of a list; `params` are the values of the filter's bound parameters;
+    `extra`, values read for each row with it (`Page.extra`)."""
+    query = _root_page_statement(columns, flt, args.after is not None, extra)
+    found = await core_rows(session, query, {**_page_params(args), **(params or {})})
+    rows, extras = _split(columns, found, extra)
+    page = Page(rows=rows[: args.first], has_next=len(rows) > args.first)
+    if extra is not None:
+        page.extra = _extra_of(page.rows, extras, extra)
+    return page
+
+
+def _split(
+    columns: Columns[T], found: Sequence[Any], extra: PageExtra | None
+) -> tuple[list[T], dict[Any, Sequence[Any]]]:
+    """A page statement's rows, and each row's `extra` values by its id."""
+    if extra is None:
+        return columns.rows(found), {}
+    width = columns.width
+    rows = columns.rows([row[:width] for row in found])
+    return rows, {row.id: values[width:] for row, values in zip(rows, found, strict=True)}
+
+
+def _extra_of(rows: list[T], extras: dict[Any, Sequence[Any]], extra: PageExtra) -> dict[Any, Any]:
+    """`Page.extra` for the rows kept on the page (not the one read to tell there is more)."""
+    return {row.id: extra.of(extras[row.id]) for row in rows}
 
 
 class Filter(Protocol):
@@ -246,14 +291,23 @@ _LIMIT = bindparam("page_limit", type_=Integer)
 
 
 @functools.lru_cache(maxsize=PAGE_STATEMENTS)
-def _root_page_statement(columns: Columns[Any], flt: Filter, after: bool) -> Select[Any]:
-    """A list's page statement, built once per (model, filter, cursor or not)."""
-    return (
+def _root_page_statement(
+    columns: Columns[Any], flt: Filter, after: bool, extra: PageExtra | None
+) -> Select[Any]:
+    """A list's page statement, built once per (model, filter, cursor or not, extra).
+    With an extra, the page is cut in a subquery and the extra computed for its rows
+    only: in one select, SQLite computed it for every row of the list, then sorted them
+    (20 clients' stats for a page of 5: 7.3 ms, against 1.0 ms)."""
+    page = (
         select(*columns.labelled())
         .where(*_where(columns, flt, after))
         .order_by(*_newest_first(columns.table))
         .limit(_LIMIT)
     )
+    if extra is None:
+        return page
+    cut = page.subquery("page")
+    return select(*cut.c, *_extra_columns(extra, cut)).order_by(*_newest_first(cut))
 
 
 @functools.lru_cache(maxsize=PAGE_STATEMENTS)
@@ -263,8 +317,16 @@ def _page_statement(
     postgres: bool,
     flt: Filter,
     after: bool,
+    extra: PageExtra | None,
 ) -> Select[Any]:
-    return (_lateral if postgres else _correlated)(columns, parent, _where(columns, flt, after))
+    page = _lateral if postgres else _correlated
+    return page(columns, parent, _where(columns, flt, after), extra)
+
+
+def _extra_columns(extra: PageExtra | None, source: FromClause) -> list[Label[Any]]:
+    """`extra`'s columns for rows of `source`, labelled apart from any attribute's name."""
+    found = [] if extra is None else extra.columns(source)
+    return [column.label(f"extra_{i}") for i, column in enumerate(found)]
 
 
 async def fetch_pages_by_parent(
@@ -274,19 +336,21 @@ async def fetch_pages_by_parent(
     parent_ids: Sequence[uuid.UUID],
     flt: Filter,
     args: PageArgs,
+    extra: PageExtra | None = None,
 ) -> dict[uuid.UUID, Page[T]]:
     """One statement for any number of parents, each cut at first + 1 by an index scan of
     its own (parent, created_at, id): a page costs the same whether the parent holds 50
     children or 50,000 (ranking them all, as ROW_NUMBER() did, grew with the children).
+    `extra`: values read for each row with it (`Page.extra`).
 
-    The statement is built once per (model, parent, dialect, filter, cursor or not); the
-    parents, the limit and the cursor are its parameters."""
+    The statement is built once per (model, parent, dialect, filter, cursor or not,
+    extra); the parents, the limit and the cursor are its parameters."""
     parents = list(dict.fromkeys(parent_ids))  # a parent twice would page twice
     if not parents:
         return {}
     dialect = session.get_bind().dialect
     postgres = dialect.name == "postgresql"
-    stmt = _page_statement(columns, parent, postgres, flt, args.after is not None)
+    stmt = _page_statement(columns, parent, postgres, flt, args.after is not None, extra)
     params = _page_params(args)
     if postgres:
         params["parent_ids"] = parents
@@ -294,11 +358,14 @@ async def fetch_pages_by_parent(
         to_db = parent.type.bind_processor(dialect)
         stored = [to_db(pid) if to_db else str(pid) for pid in parents]  # as the column holds
         params["parent_ids"] = json.dumps(stored)
-    grouped = _by_parent(columns.rows(await core_rows(session, stmt, params)), parent.key)
+    rows, extras = _split(columns, await core_rows(session, stmt, params), extra)
+    grouped = _by_parent(rows, parent.key)
     pages: dict[uuid.UUID, Page[T]] = {}
     for pid in parents:
         rows = grouped.get(pid, [])
-        pages[pid] = Page(rows=rows[: args.first], has_next=len(rows) > args.first)
+        page = pages[pid] = Page(rows=rows[: args.first], has_next=len(rows) > args.first)
+        if extra is not None:
+            page.extra = _extra_of(page.rows, extras, extra)
     return pages
 
 
@@ -328,7 +395,10 @@ _NONE = object()
 
 
 def _lateral(
-    columns: Columns[T], parent: InstrumentedAttribute[Any], where: list[ColumnElement[bool]]
+    columns: Columns[T],
+    parent: InstrumentedAttribute[Any],
+    where: list[ColumnElement[bool]],
+    extra: PageExtra | None,
 ) -> Select[Any]:
     """PostgreSQL: `FROM unnest(:ids) AS parent(id) JOIN LATERAL (... LIMIT n) ON true`,
     one array parameter however many parents (the same prepared statement for all)."""
@@ -336,7 +406,7 @@ def _lateral(
     each = func.unnest(ids).table_valued("id").render_derived(name="parent")
     table = columns.table
     page = (
-        select(*columns.labelled())
+        select(*columns.labelled(), *_extra_columns(extra, table))
         .where(parent == each.c.id, *where)
         .order_by(*_newest_first(table))
         .limit(_LIMIT)
@@ -352,7 +422,10 @@ def _lateral(
 
 
 def _correlated(
-    columns: Columns[T], parent: InstrumentedAttribute[Any], where: list[ColumnElement[bool]]
+    columns: Columns[T],
+    parent: InstrumentedAttribute[Any],
+    where: list[ColumnElement[bool]],
+    extra: PageExtra | None,
 ) -> Select[Any]:
     """SQLite has no LATERAL: for each parent of `json_each(:ids)`, a correlated
     `rowid IN (SELECT rowid ... ORDER BY ... LIMIT n)` walks that parent's entries of the
@@ -374,7 +447,7 @@ def _correlated(
     )
     child = table.alias("child")
     return (
-        select(*columns.labelled(child))
+        select(*columns.labelled(child), *_extra_columns(extra, child))
         .select_from(each_parent)
         .join(child, literal_column(f"{child.name}.rowid").in_(firsts))
         .order_by(columns.column_of(child, parent), *_newest_first(child))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import ColumnElement, FromClause, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Asset, AssetKind, Campaign, Client, Job, JobStatus
@@ -36,42 +36,76 @@ class CampaignStats:
     job_count: int
 
 
-def _client_stats() -> Select[*tuple[Any, ...]]:
-    campaigns = select(func.count()).where(Campaign.client_id == Client.id)
-    videos = select(func.count()).where(Asset.client_id == Client.id, Asset.kind == AssetKind.VIDEO)
+def client_stat_columns(clients: FromClause) -> list[ColumnElement[Any]]:
+    """A client's stats, for each row of `clients` (the table, or an alias of it)."""
+    client_id = clients.c.id
+    campaigns = select(func.count()).where(Campaign.client_id == client_id)
+    videos = select(func.count()).where(Asset.client_id == client_id, Asset.kind == AssetKind.VIDEO)
     spend = (
         select(func.sum(Job.cost_actual_usd))
         .join(Campaign, Campaign.id == Job.campaign_id)
-        .where(Campaign.client_id == Client.id)
+        .where(Campaign.client_id == client_id)
     )
-    return select(
-        Client.id,
-        campaigns.scalar_subquery(),
-        videos.scalar_subquery(),
-        spend.scalar_subquery(),
-    ).where(Client.id.in_(bindparam("ids", expanding=True)))
+    return [s.scalar_subquery() for s in (campaigns, videos, spend)]
 
 
-def _campaign_stats() -> Select[*tuple[Any, ...]]:
+def client_stats_of(values: Sequence[Any]) -> ClientStats:
+    """A client's stats from its values of `client_stat_columns`."""
+    n_campaigns, n_videos, usd = values
+    return ClientStats(n_campaigns, n_videos, _money(usd))
+
+
+def campaign_stat_columns(campaigns: FromClause) -> list[ColumnElement[Any]]:
+    """A campaign's stats, for each row of `campaigns` (the table, or an alias of it)."""
+    campaign_id = campaigns.c.id
     videos = select(func.count()).where(
-        Asset.campaign_id == Campaign.id, Asset.kind == AssetKind.VIDEO
+        Asset.campaign_id == campaign_id, Asset.kind == AssetKind.VIDEO
     )
-    spend = select(func.sum(Job.cost_actual_usd)).where(Job.campaign_id == Campaign.id)
-    jobs = select(func.count()).where(Job.campaign_id == Campaign.id)
+    spend = select(func.sum(Job.cost_actual_usd)).where(Job.campaign_id == campaign_id)
+    jobs = select(func.count()).where(Job.campaign_id == campaign_id)
     # The status in a FILTER, not in the WHERE: with `status = 'succeeded'` there, SQLite
     # chose ix_jobs_status and read every succeeded job of every campaign, once per
     # campaign; this way each subquery walks its own campaign's jobs by their index.
     succeeded = Job.status == JobStatus.SUCCEEDED
     average = select(func.avg(Job.cost_actual_usd).filter(succeeded)).where(
-        Job.campaign_id == Campaign.id
+        Job.campaign_id == campaign_id
     )
-    return select(
-        Campaign.id,
-        videos.scalar_subquery(),
-        spend.scalar_subquery(),
-        average.scalar_subquery(),
-        jobs.scalar_subquery(),
-    ).where(Campaign.id.in_(bindparam("ids", expanding=True)))
+    return [s.scalar_subquery() for s in (videos, spend, average, jobs)]
+
+
+def campaign_stats_of(values: Sequence[Any]) -> CampaignStats:
+    """A campaign's stats from its values of `campaign_stat_columns`."""
+    n_videos, usd, avg, n_jobs = values
+    return CampaignStats(n_videos, _money(usd), None if avg is None else _money(avg), n_jobs)
+
+
+@dataclass(frozen=True, slots=True)
+class PageStats:
+    """Stats read by a page's own statement (services/pagination.py's `PageExtra`): a
+    page of clients or campaigns whose nodes ask for their stats reads them in the same
+    statement, where a statement of their own cost a round trip on PostgreSQL, and on
+    SQLite a read thread's every row of it waited for the event loop."""
+
+    columns: Callable[[FromClause], list[ColumnElement[Any]]]
+    of: Callable[[Sequence[Any]], Any]
+
+
+CLIENT_PAGE_STATS = PageStats(client_stat_columns, client_stats_of)
+CAMPAIGN_PAGE_STATS = PageStats(campaign_stat_columns, campaign_stats_of)
+
+
+def _client_stats() -> Select[*tuple[Any, ...]]:
+    clients = Client.__table__
+    return select(clients.c.id, *client_stat_columns(clients)).where(
+        clients.c.id.in_(bindparam("ids", expanding=True))
+    )
+
+
+def _campaign_stats() -> Select[*tuple[Any, ...]]:
+    campaigns = Campaign.__table__
+    return select(campaigns.c.id, *campaign_stat_columns(campaigns)).where(
+        campaigns.c.id.in_(bindparam("ids", expanding=True))
+    )
 
 
 # Built once: a statement's construction costs more than its execution from the cache.
@@ -83,10 +117,8 @@ async def client_stats(
     session: AsyncSession, client_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, ClientStats]:
     out = {cid: ClientStats(0, 0, _money(0)) for cid in client_ids}
-    for cid, n_campaigns, n_videos, usd in await core_rows(
-        session, CLIENT_STATS, {"ids": list(client_ids)}
-    ):
-        out[cid] = ClientStats(n_campaigns, n_videos, _money(usd))
+    for row in await core_rows(session, CLIENT_STATS, {"ids": list(client_ids)}):
+        out[row[0]] = client_stats_of(row[1:])
     return out
 
 
@@ -94,10 +126,6 @@ async def campaign_stats(
     session: AsyncSession, campaign_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, CampaignStats]:
     out = {cid: CampaignStats(0, _money(0), None, 0) for cid in campaign_ids}
-    for cid, n_videos, usd, avg, n_jobs in await core_rows(
-        session, CAMPAIGN_STATS, {"ids": list(campaign_ids)}
-    ):
-        out[cid] = CampaignStats(
-            n_videos, _money(usd), None if avg is None else _money(avg), n_jobs
-        )
+    for row in await core_rows(session, CAMPAIGN_STATS, {"ids": list(campaign_ids)}):
+        out[row[0]] = campaign_stats_of(row[1:])
     return out

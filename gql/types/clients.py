@@ -11,7 +11,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from gql.context import Info
-from gql.loaders import preloaded
+from gql.loaders import page_with_stats
 from gql.lookahead import columns_read, node_fields
 from gql.types.connection import Connection, page_args
 from gql.types.enums import CampaignStatus
@@ -146,13 +146,14 @@ class Client(relay.Node):
         args = page_args(info, first, after)
         loaders = info.context.loaders
         only = columns_read(info, COLUMNS_OF)
-        page = await loaders.campaign_page.load((self.row.id, status, args, only))
-        found: dict[tuple[uuid.UUID], service_stats.CampaignStats] = {}
-        if "stats" in node_fields(info):  # read for the whole page at once
-            found = await preloaded(loaders.campaign_stats, [(r.id,) for r in page.rows])
+        page = await page_with_stats(
+            lambda stats: loaders.campaign_page.load((self.row.id, status, args, only, stats)),
+            "stats" in node_fields(info),
+        )
+        found = page.extra or {}
         return Connection.of(
             page,
-            lambda row: Campaign.from_row(row, found.get((row.id,))),
+            lambda row: Campaign.from_row(row, found.get(row.id)),
             lambda: loaders.campaign_count.load((self.row.id, status)),
             has_previous=args.after is not None,
         )
