@@ -107,3 +107,15 @@ async def test_a_pages_stats_come_with_its_own_statement(
         await tenant.execute("{ clients(first: 5) { edges { node { campaigns(first: 5) "
                              "{ edges { node { name } } } } } } }")  # fmt: skip
     assert [s.sql for s in statements if "count(*)" in s.sql] == []
+
+    await tenant.create_campaign(tenant.client_id, "Newer")  # first on the page
+    paged = """query($id: ID!, $after: String) { node(id: $id) { ... on Client {
+      campaigns(first: 1, after: $after) { pageInfo { endCursor }
+        edges { node { name stats { videoCount } } } } } } }"""
+    first = (await tenant.execute(paged, {"id": tenant.client_id}))["node"]["campaigns"]
+    after = {"id": tenant.client_id, "after": first["pageInfo"]["endCursor"]}
+    second = (await tenant.execute(paged, after))["node"]["campaigns"]
+    assert [e["node"] for e in first["edges"] + second["edges"]] == [
+        {"name": "Newer", "stats": {"videoCount": 0}},
+        {"name": "Counted", "stats": {"videoCount": 1}},
+    ]
