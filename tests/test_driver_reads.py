@@ -328,5 +328,30 @@ async def test_a_dropped_connection_fails_at_most_one_request(
         await watcher.close()
 
 
+async def test_requests_past_the_pool_wait_for_a_connection(
+    admin: GraphQLClient, settings: Settings
+) -> None:
+    """More requests at once than the pool holds connections: an idle connection is taken
+    without a greenlet, and a request that finds none connects anew or waits for one
+    given back, in a greenlet. Every request is answered, and every connection goes back."""
+    if settings.database_url is None:
+        pytest.skip("SQLite's reads run in threads, each on a connection for its call")
+    app = create_app(settings.model_copy(update={"run_worker": False}))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as http,
+    ):
+        client = GraphQLClient(http, admin.key)
+        pool: Any = app.state.runtime.engine.pool
+        concurrent = 4 * pool.size()  # past its size and its overflow (db/engine.py)
+        for _ in range(2):  # the first round opens connections; the second finds them idle
+            answers = await asyncio.gather(*(client.post(ONE) for _ in range(concurrent)))
+            assert all(a.json()["data"]["clients"]["edges"] for a in answers), answers[0].text
+            assert pool.checkedout() == 0
+            assert 0 < pool.checkedin() <= pool.size()  # the overflow closed as it came back
+
+
 BACKENDS = """SELECT pid FROM pg_stat_activity
   WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"""

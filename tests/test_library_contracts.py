@@ -534,6 +534,46 @@ def test_sqlalchemy_pool_connection_for_a_request_s_reads() -> None:
     )
 
 
+async def test_sqlalchemy_pool_checkout_outside_a_greenlet(tmp_path: Path) -> None:
+    """services/reads.py `_checkout` takes an idle connection with the sync engine's
+    `raw_connection()` in the event loop's own frame, where `AsyncEngine.raw_connection`
+    runs it in a new greenlet. That holds while the async pool's queue hands over an item
+    it holds without awaiting, and while `await_` outside a greenlet raises
+    `MissingGreenlet` before any IO, closing the awaitable: a checkout that must connect
+    or wait leaves the pool as it was, and runs again in a greenlet.
+    (tests/test_driver_reads.py: a stale idle connection, and requests past the pool.)"""
+    from sqlalchemy.exc import MissingGreenlet
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import QueuePool
+    from sqlalchemy.util import concurrency, greenlet_spawn
+
+    await_ = inspect.getsource(concurrency.await_)
+    assert re.search(r"_safe_cancel_awaitable\(awaitable\)\s+raise exc\.MissingGreenlet", await_), (
+        "sqlalchemy: await_ outside a greenlet no longer closes the awaitable and raises"
+    )
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}", pool_size=1)
+    pool = engine.sync_engine.pool
+    try:
+        assert isinstance(pool, QueuePool) and pool.checkedin() == 0
+        with pytest.raises(MissingGreenlet):  # a new connection needs IO
+            engine.sync_engine.raw_connection()
+        assert (pool.checkedin(), pool.checkedout()) == (0, 0)
+        first = await engine.raw_connection()
+        driver = first.driver_connection
+        await greenlet_spawn(first.close)  # aiosqlite's reset awaits (asyncpg's: test above)
+        assert pool.checkedin() == 1
+        again = engine.sync_engine.raw_connection()  # the idle one, no greenlet, no IO
+        assert again.driver_connection is driver
+        assert (pool.checkedin(), pool.checkedout()) == (0, 1)
+        with pytest.raises(MissingGreenlet):  # none idle: a wait for one, or a new one
+            engine.sync_engine.raw_connection()
+        assert (pool.checkedin(), pool.checkedout()) == (0, 1)
+        await greenlet_spawn(again.close)
+        assert (pool.checkedin(), pool.checkedout()) == (1, 0)
+    finally:
+        await engine.dispose()
+
+
 # gql/live/cohort.py: rendering once per cohort ---------------------------------------
 
 
