@@ -65,6 +65,10 @@ class Direct:
     filled: tuple[int, int, int]
     """Where the variables, the context and the helpers go in the info: it is made as a
     tuple, where `_replace` cost a fortieth of a one-row query."""
+    constant: tuple[Any, dict[str, Any]] | None
+    """An operation that declares no variables: its variables (none, whatever a request
+    sends) and the field's arguments (immutable values only), coerced once here rather
+    than by each request. Coercing them cost some 3 % of a one-row query."""
 
     @classmethod
     def prepare(
@@ -108,7 +112,7 @@ class Direct:
         template = info._replace(variable_values=None, context=None, async_helpers=None)
         names = type(info)._fields
         filled = tuple(names.index(n) for n in ("variable_values", "context", "async_helpers"))
-        return cls(key, field, plan, template, coerced, filled)
+        return cls(key, field, plan, template, coerced, filled, _constant(schema, field, info))
 
     async def run(
         self, schema: GraphQLSchema, variables: dict[str, Any] | None, context: Any
@@ -116,16 +120,13 @@ class Direct:
         """The operation's data; None where graphql-core would report an error (Strawberry's
         path then answers); REFUSED for a value the plan cannot complete but graphql-core
         may (a list given as a generator): the executor's path answers that."""
-        template = self.template
-        operation = template.operation
-        values = get_variable_values(schema, operation.variable_definitions or (), variables or {})
-        if isinstance(values, list):
-            return None
-        field, node = self.field, template.field_nodes[0]
-        try:
-            args = get_argument_values(field, node, values) if field.args or node.arguments else {}
-        except GraphQLError:
-            return None
+        template, field = self.template, self.field
+        if self.constant is not None:
+            values, args = self.constant
+        else:
+            values, args = _coerce(schema, field, template, variables or {})
+            if values is None:
+                return None
         items = list(template)
         at_values, at_context, at_helpers = self.filled
         items[at_values] = values.coerced if self.coerced else values
@@ -144,6 +145,39 @@ class Direct:
             return {self.key: self.plan(result)}
         except _Fallback:
             return REFUSED
+
+
+def _coerce(
+    schema: GraphQLSchema, field: GraphQLField, template: Any, variables: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """The request's variables and the field's arguments, coerced as graphql-core does;
+    (None, {}) where it would report an error."""
+    definitions = template.operation.variable_definitions or ()
+    values = get_variable_values(schema, definitions, variables)
+    if isinstance(values, list):
+        return None, {}
+    node = template.field_nodes[0]
+    try:
+        args = get_argument_values(field, node, values) if field.args or node.arguments else {}
+    except GraphQLError:
+        return None, {}
+    return values, args
+
+
+def _constant(
+    schema: GraphQLSchema, field: GraphQLField, template: Any
+) -> tuple[Any, dict[str, Any]] | None:
+    """`Direct.constant`: None for an operation that declares variables, or whose
+    arguments are refused or hold a value a resolver could change (a list, an object)."""
+    if template.operation.variable_definitions:
+        return None
+    values, args = _coerce(schema, field, template, {})
+    if values is None or not all(isinstance(v, _IMMUTABLE) for v in args.values()):
+        return None
+    return values, args
+
+
+_IMMUTABLE = (str, int, float, bool, type(None), enum.Enum)
 
 
 class Refused(enum.Enum):

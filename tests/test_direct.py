@@ -58,19 +58,38 @@ class Query:
         info._raw_info.async_helpers.track([_work("tracked", fail)])
         return [Named(name="now")]
 
+    @strawberry.field
+    def echo(self, word: str = "plain", words: list[str] | None = None) -> str:
+        if words is not None:
+            words.append("seen")  # a resolver that changes its argument
+            return ",".join(words)
+        return word
+
 
 SCHEMA = strawberry.Schema(query=Query, execution_context_class=PlainExecutionContext)
+
+
+def prepare(text: str, variables: dict[str, Any] | None = None) -> Direct:
+    core = SCHEMA._schema
+    document = parse(text)
+    operation = get_operation_ast(document)
+    assert operation is not None
+    executor = PlainExecutionContext.build(
+        core,
+        document,
+        raw_variable_values=variables,
+        is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+    )
+    assert isinstance(executor, PlainExecutionContext), executor
+    direct = Direct.prepare(core, document, operation, executor)
+    assert direct is not None, text
+    return direct
 
 
 async def both(text: str) -> tuple[ExecutionResult, Any]:
     core = SCHEMA._schema
     document = parse(text)
-    operation = get_operation_ast(document)
-    assert operation is not None
-    executor = PlainExecutionContext.build(core, document, is_awaitable=optimized_is_awaitable)  # type: ignore[arg-type]
-    assert isinstance(executor, PlainExecutionContext)
-    direct = Direct.prepare(core, document, operation, executor)
-    assert direct is not None, text
+    direct = prepare(text)
     result = await await_maybe(
         execute(
             core,
@@ -112,3 +131,29 @@ async def test_tracked_work_settles_in_the_background_as_the_executor_settles_it
             SETTLED.clear()
             await asyncio.wait_for(SETTLED.wait(), 5)
         assert TRACKED == ["tracked", "tracked"]
+
+
+async def test_an_operation_without_variables_is_coerced_once() -> None:
+    """An operation that declares no variables has its arguments coerced when it is
+    prepared. Each run answers as the executor does, whatever variables a request sends;
+    a list argument, which a resolver may change, is coerced again for each run."""
+    for text, answer, once in (
+        ('{ echo(word: "hi") }', "hi", True),
+        ("{ echo }", "plain", True),
+        ('{ echo(words: ["a"]) }', "a,seen", False),
+        ("query Q($w: String!) { echo(word: $w) }", "sent", False),
+    ):
+        direct = prepare(text, {"w": "sent"})
+        assert (direct.constant is not None) is once, text
+        for variables in ({"w": "sent"}, {"w": "sent", "stray": [1]}):
+            expected = await await_maybe(
+                execute(
+                    SCHEMA._schema,
+                    parse(text),
+                    variable_values=variables,
+                    is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+                    executor_class=PlainExecutionContext,
+                )
+            )
+            ours = await direct.run(SCHEMA._schema, variables, None)
+            assert expected.data == ours == {"echo": answer}, (text, expected, ours)
