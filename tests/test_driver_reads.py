@@ -11,8 +11,8 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy import Row, event, func, insert, select, text
+from starlette.applications import Starlette
 
 from db.models import Asset, AssetKind, AssetOrigin, Campaign, CampaignStatus, Client
 from gql.app import create_app
@@ -290,6 +291,21 @@ async def test_a_request_gives_its_connection_back_as_it_took_it(runtime: Runtim
 ONE = "{ clients(first: 1) { edges { node { id name } } } }"
 
 
+@asynccontextmanager
+async def own_app(
+    settings: Settings, admin: GraphQLClient
+) -> AsyncIterator[tuple[Starlette, GraphQLClient]]:
+    """An app of the test's own, with its own pool, and a client of it with admin's key."""
+    app = create_app(settings.model_copy(update={"run_worker": False}))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as http,
+    ):
+        yield app, GraphQLClient(http, admin.key)
+
+
 async def test_a_dropped_connection_fails_at_most_one_request(
     admin: GraphQLClient, settings: Settings
 ) -> None:
@@ -303,14 +319,7 @@ async def test_a_dropped_connection_fails_at_most_one_request(
     watcher = await asyncpg.connect(dsn)
     try:
         before = {r["pid"] for r in await watcher.fetch(BACKENDS)}
-        app = create_app(settings.model_copy(update={"run_worker": False}))
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-            ) as http,
-        ):
-            client = GraphQLClient(http, admin.key)
+        async with own_app(settings, admin) as (app, client):
             answers = await asyncio.gather(*(client.post(ONE) for _ in range(4)))
             assert all("errors" not in a.json() for a in answers), [a.text for a in answers]
             # this app's connections: the ones that were not there before it started
@@ -336,14 +345,7 @@ async def test_requests_past_the_pool_wait_for_a_connection(
     given back, in a greenlet. Every request is answered, and every connection goes back."""
     if settings.database_url is None:
         pytest.skip("SQLite's reads run in threads, each on a connection for its call")
-    app = create_app(settings.model_copy(update={"run_worker": False}))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
-        ) as http,
-    ):
-        client = GraphQLClient(http, admin.key)
+    async with own_app(settings, admin) as (app, client):
         pool: Any = app.state.runtime.engine.pool
         concurrent = 4 * pool.size()  # past its size and its overflow (db/engine.py)
         for _ in range(2):  # the first round opens connections; the second finds them idle
