@@ -286,10 +286,12 @@ class ReadSession:
                 _idle_sessions.give_back(self._factory, session)
             if connection is not None:  # its isolation level reset, as it goes back
                 await greenlet_spawn(connection.close)
-            elif pooled is not None:
+            elif pooled is not None and _keeps(self._engine.sync_engine.pool):
                 # only the driver read on it, outside any transaction: nothing to roll
-                # back, so giving it back awaits nothing
+                # back, and the pool has room for it, so giving it back awaits nothing
                 pooled.close()
+            elif pooled is not None:  # the pool is full: it closes an overflow connection
+                await greenlet_spawn(pooled.close)
 
     def connection(self) -> Connection:
         """SQLAlchemy's `Connection` over the request's connection, in autocommit, made
@@ -329,6 +331,14 @@ async def _checkout(engine: AsyncEngine) -> PoolProxiedConnection:
 
 
 _UNAWAITED = "coroutine '.*' was never awaited"
+
+
+def _keeps(pool: Pool) -> bool:
+    """Whether `pool` keeps a connection given back now. A pool holds at most its size
+    idle; an overflow connection that comes back to a full one is closed, and closing
+    awaits the driver: outside a greenlet that failed (logged as an error by the pool)
+    and left the connection open on the server."""
+    return isinstance(pool, QueuePool) and pool.checkedin() < pool.size()
 
 
 class _Invalidations:
