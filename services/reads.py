@@ -336,8 +336,8 @@ _UNAWAITED = "coroutine '.*' was never awaited"
 def _keeps(pool: Pool) -> bool:
     """Whether `pool` keeps a connection given back now. A pool holds at most its size
     idle; an overflow connection that comes back to a full one is closed, and closing
-    awaits the driver: outside a greenlet that failed (logged as an error by the pool)
-    and left the connection open on the server."""
+    awaits the driver: outside a greenlet that failed (logged as an error by the pool),
+    and the driver's connection was never closed."""
     return isinstance(pool, QueuePool) and pool.checkedin() < pool.size()
 
 
@@ -365,7 +365,7 @@ def _invalidated(pool: Pool) -> bool:
 
 
 class _IdleSessions:
-    """Sessions that read through the ORM not once, kept for the next requests' reads.
+    """Sessions that never read through the ORM, kept for later requests' reads.
 
     Each request's reads get a session (`ReadSession`), which most hand on to Core
     statements and never use: making it (the async session and the sync one inside it)
